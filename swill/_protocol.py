@@ -1,0 +1,659 @@
+"""The connection-level protocol, both sides. Sans-I/O: no sockets, no awaits, no clocks.
+
+Feed each WebSocket message to `receive_data` (binary) or `receive_text` (text), then take
+`events_received()` and `data_to_send()`. Call the `send_*` methods to produce frames; each
+returns nothing and queues bytes for `data_to_send()`.
+
+Rules:
+
+1. Ids only grow. The server remembers the largest id any readable REQUEST carried; a REQUEST
+   at or below it is answered on id 0, so that it can never end another call.
+2. Whatever a frame breaks, it ends at most one call: the call it names, when that call is open
+   or the frame tried to open it; otherwise the ERROR goes on id 0. The connection goes on.
+3. A call this side opened (server: from an accepted REQUEST) ends only through this side: when
+   the peer breaks a rule on it, the server gets `CallFailed` and answers with `send_error`, so the
+   application's hooks see that ending like any other. Until then the call's incoming frames are
+   ignored.
+4. Frames for calls that are not open are ignored: they may race with the call's end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol as TypingProtocol
+
+import msgspec
+
+from ._calls import CallState, Role
+from ._errors import Code, Error, LocalProtocolError, RemoteProtocolError
+from ._frames import (
+    CLIENT_FRAMES,
+    NO_DATA,
+    SERVER_FRAMES,
+    UNLIMITED,
+    CloseFrame,
+    CreditFrame,
+    DataFrame,
+    EndOfStreamFrame,
+    ErrorFrame,
+    FrameDecoder,
+    FrameError,
+    FrameType,
+    GoAwayFrame,
+    HelloFrame,
+    MetadataFrame,
+    Options,
+    PingFrame,
+    PongFrame,
+    RequestFrame,
+    ResponseFrame,
+    encode,
+    encode_request,
+    payload,
+    peek,
+)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "CallCancelled",
+    "CallFailed",
+    "CallOpened",
+    "ClientProtocol",
+    "CreditGranted",
+    "EndOfStream",
+    "ErrorReceived",
+    "Event",
+    "GoAwayReceived",
+    "HelloReceived",
+    "MessageReceived",
+    "MetadataReceived",
+    "PongReceived",
+    "ResponseReceived",
+    "RpcInfo",
+    "ServerProtocol",
+    "Settings",
+]
+
+PROTOCOL_VERSION: Final = 1
+SUBPROTOCOL: Final = "swill.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class CallOpened:
+    """Server: a REQUEST opened a call. `data` is `None` when the REQUEST carried none."""
+
+    id: int
+    rpc: str
+    metadata: dict[str, Any]
+    data: msgspec.Raw | None
+    timeout_ms: int | None
+    window: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A DATA frame's value, still encoded."""
+
+    id: int
+    data: msgspec.Raw
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfStream:
+    """The peer ended its stream; from the server, `metadata` is the trailing metadata."""
+
+    id: int
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallCancelled:
+    """Server: the client sent CLOSE; the call is over and nothing more may be sent for it."""
+
+    id: int
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditGranted:
+    """The peer granted `n` more DATA frames (`n` of `UNLIMITED` or more lifts the limit)."""
+
+    id: int
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """The peer broke a rule on an open call. Server: end it with `send_error(error)`.
+    Client: the call is over, with this error."""
+
+    id: int
+    error: Error
+
+
+@dataclass(frozen=True, slots=True)
+class HelloReceived:
+    """Client: the server's settings."""
+
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataReceived:
+    """Client: leading metadata from a METADATA frame."""
+
+    id: int
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    """Client: the single response; the call is over."""
+
+    id: int
+    data: msgspec.Raw
+    leading: dict[str, Any] | None
+    trailing: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReceived:
+    """Client: an ERROR frame. On id 0 it is about the connection, not a call."""
+
+    id: int
+    error: Error
+
+
+@dataclass(frozen=True, slots=True)
+class PongReceived:
+    nonce: int
+
+
+@dataclass(frozen=True, slots=True)
+class GoAwayReceived:
+    reason: str | None
+
+
+Event = (
+    CallOpened
+    | MessageReceived
+    | EndOfStream
+    | CallCancelled
+    | CreditGranted
+    | CallFailed
+    | HelloReceived
+    | MetadataReceived
+    | ResponseReceived
+    | ErrorReceived
+    | PongReceived
+    | GoAwayReceived
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What a server announces in HELLO (PROTOCOL.md section 1a)."""
+
+    max_message_size: int = 1 << 20
+    max_concurrent_calls: int = 100
+    client_window: int = 16
+    server: str = "swill"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "version": PROTOCOL_VERSION,
+            "max_message_size": self.max_message_size,
+            "max_concurrent_calls": self.max_concurrent_calls,
+            "client_window": self.client_window,
+            "server": self.server,
+        }
+
+
+class RpcInfo(TypingProtocol):
+    """What the server protocol needs to know of a handler."""
+
+    @property
+    def request_stream(self) -> bool: ...
+
+
+_data_decoder: Final = msgspec.msgpack.Decoder()
+
+
+class _Base:
+    role: Role
+
+    def __init__(self) -> None:
+        self.calls: dict[int, CallState] = {}
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+
+    def events_received(self) -> list[Event]:
+        """The events since the last call, in order."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[bytes]:
+        """The messages to write, in order, one frame each."""
+        out, self._out = self._out, []
+        return out
+
+    def has_data_to_send(self) -> bool:
+        return bool(self._out)
+
+    def can_send_data(self, id: int) -> bool:
+        """Whether a DATA frame for call `id` is within its credit now."""
+        call = self.calls.get(id)
+        return call is not None and call.can_send_data()
+
+    def _call(self, id: int) -> CallState:
+        call = self.calls.get(id)
+        if call is None:
+            raise LocalProtocolError(f"call {id} is not open")
+        return call
+
+    def _send_frame(self, call: CallState, type_: FrameType, message: bytes) -> None:
+        call.send(type_)
+        self._out.append(message)
+
+    def grant_credit(self, id: int, n: int) -> None:
+        """Allow the peer `n` more DATA frames on call `id` (sends CREDIT)."""
+        call = self._call(id)
+        call.grant(n)
+        self._out.append(encode(CreditFrame(id, min(n, UNLIMITED))))
+
+
+class ServerProtocol(_Base):
+    """The server's side of one connection.
+
+    Args:
+        registry: Handler info by rpc name; a name not in it is `UNIMPLEMENTED`.
+        settings: The limits announced in HELLO and enforced here.
+    """
+
+    role = Role.SERVER
+
+    def __init__(self, registry: Mapping[str, RpcInfo], settings: Settings | None = None) -> None:
+        super().__init__()
+        self.registry = registry
+        self.settings = settings or Settings()
+        self.last_id = 0
+        self.accepting = True
+        self._decoder = FrameDecoder(CLIENT_FRAMES)
+        # Calls whose end the application still has to send; their frames are ignored.
+        self._failing: set[int] = set()
+
+    # Receiving.
+
+    def receive_text(self, text: str) -> None:
+        """A text message arrived: always a protocol error, answered on id 0."""
+        self._connection_error("text messages are not allowed; send binary frames")
+
+    def receive_data(self, message: bytes) -> None:
+        """A binary message arrived: exactly one frame."""
+        if len(message) > self.settings.max_message_size:
+            self._oversized(message)
+            return
+        try:
+            frame = self._decoder.decode(message)
+        except FrameError as exc:
+            self._malformed(exc)
+            return
+        if frame is None:
+            return
+        if isinstance(frame, DataFrame):
+            self._receive_data(frame)
+        elif isinstance(frame, RequestFrame):
+            self._receive_request(frame)
+        elif isinstance(frame, EndOfStreamFrame):
+            self._receive_in_call(frame.id, FrameType.END_OF_STREAM)
+        elif isinstance(frame, CreditFrame):
+            self._receive_credit(frame)
+        elif isinstance(frame, CloseFrame):
+            self._receive_close(frame)
+        elif isinstance(frame, PingFrame):
+            self._out.append(encode(PongFrame(frame.nonce)))
+
+    def _receive_request(self, frame: RequestFrame) -> None:
+        id = frame.id
+        if id <= self.last_id:
+            self._connection_error(f"call id {id} is not greater than {self.last_id}")
+            return
+        self.last_id = id
+        spec = self.registry.get(frame.rpc)
+        if spec is None:
+            self._refuse(id, Code.UNIMPLEMENTED, f"no rpc named {frame.rpc!r}")
+            return
+        if not self.accepting:
+            self._refuse(id, Code.UNAVAILABLE, "the server is shutting down")
+            return
+        if len(self.calls) >= self.settings.max_concurrent_calls:
+            self._refuse(
+                id,
+                Code.RESOURCE_EXHAUSTED,
+                f"more than {self.settings.max_concurrent_calls} calls open on this connection",
+            )
+            return
+        options = frame.options or _NO_OPTIONS
+        stream = spec.request_stream
+        call = CallState(
+            id,
+            Role.SERVER,
+            request_stream=stream,
+            send_credit=options.window,
+            receive_credit=self.settings.client_window if stream else None,
+        )
+        has_data = frame.data is not NO_DATA and len(frame.data) > 0
+        if has_data and stream:
+            call.receive_credit = self.settings.client_window - 1
+        self.calls[id] = call
+        self._events.append(
+            CallOpened(
+                id,
+                frame.rpc,
+                frame.metadata or {},
+                frame.data if has_data else None,
+                options.timeout,
+                options.window,
+            )
+        )
+
+    def _receive_data(self, frame: DataFrame) -> None:
+        if self._receive_in_call(frame.id, FrameType.DATA):
+            self._events.append(MessageReceived(frame.id, frame.data))
+
+    def _receive_in_call(self, id: int, type_: FrameType) -> bool:
+        call = self.calls.get(id)
+        if call is None or id in self._failing:
+            return False
+        try:
+            call.receive(type_)
+        except RemoteProtocolError as exc:
+            self._fail(id, exc.code, exc.message)
+            return False
+        if type_ is FrameType.END_OF_STREAM:
+            self._events.append(EndOfStream(id, {}))
+        return True
+
+    def _receive_credit(self, frame: CreditFrame) -> None:
+        call = self.calls.get(frame.id)
+        if call is not None and frame.id not in self._failing:
+            call.granted(frame.n)
+            self._events.append(CreditGranted(frame.id, frame.n))
+
+    def _receive_close(self, frame: CloseFrame) -> None:
+        if self.calls.pop(frame.id, None) is not None:
+            self._failing.discard(frame.id)
+            self._events.append(CallCancelled(frame.id, frame.reason))
+
+    def _oversized(self, message: bytes) -> None:
+        type_, id = peek(message)
+        limit = f"message of {len(message)} bytes exceeds max_message_size ({self.settings.max_message_size})"
+        if id is not None and type_ == FrameType.REQUEST and id > self.last_id:
+            self.last_id = id
+            self._refuse(id, Code.RESOURCE_EXHAUSTED, limit)
+        elif id is not None and id in self.calls:
+            self._fail(id, Code.RESOURCE_EXHAUSTED, limit)
+        else:
+            self._connection_error(limit, Code.RESOURCE_EXHAUSTED)
+
+    def _malformed(self, exc: FrameError) -> None:
+        id = exc.id
+        if id is not None and id in self.calls and exc.type != FrameType.REQUEST:
+            self._fail(id, Code.INVALID_ARGUMENT, exc.message)
+        elif id is not None and 0 < id and exc.type == FrameType.REQUEST and id > self.last_id:
+            self.last_id = id
+            self._refuse(id, Code.INVALID_ARGUMENT, exc.message)
+        else:
+            self._connection_error(exc.message)
+
+    def _fail(self, id: int, code: Code, message: str) -> None:
+        if id not in self._failing:
+            self._failing.add(id)
+            self._events.append(CallFailed(id, Error(code, message)))
+
+    def _refuse(self, id: int, code: Code, message: str) -> None:
+        self._out.append(encode(ErrorFrame(id, code.value, message)))
+
+    def _connection_error(self, message: str, code: Code = Code.INVALID_ARGUMENT) -> None:
+        self._out.append(encode(ErrorFrame(0, code.value, message)))
+
+    # Sending.
+
+    def send_hello(self) -> None:
+        """Send HELLO: the first frame of every connection."""
+        self._out.append(encode(HelloFrame(0, self.settings.to_wire())))
+
+    def send_goaway(self, reason: str | None = None) -> None:
+        """Send GOAWAY; from now on every REQUEST is refused with `UNAVAILABLE`."""
+        self.accepting = False
+        self._out.append(encode(GoAwayFrame(0, reason)))
+
+    def send_metadata(self, id: int, metadata: dict[str, Any]) -> None:
+        """Send leading metadata in a METADATA frame."""
+        call = self._call(id)
+        self._send_frame(call, FrameType.METADATA, encode(MetadataFrame(id, metadata)))
+
+    def send_data(self, id: int, value: Any) -> int:
+        """Send one message of a streamed response. Returns the size of the frame.
+
+        Raises:
+            LocalProtocolError: No credit, or the call's response can't take DATA now.
+        """
+        call = self._call(id)
+        message = encode(DataFrame(id, payload(value)))
+        self._send_frame(call, FrameType.DATA, message)
+        return len(message)
+
+    def send_response(
+        self,
+        id: int,
+        value: Any,
+        leading: dict[str, Any] | None = None,
+        trailing: dict[str, Any] | None = None,
+    ) -> int:
+        """Send the single response, which ends the call. Returns the size of the frame."""
+        call = self._call(id)
+        message = encode(ResponseFrame(id, payload(value), leading or None, trailing or None))
+        self._send_frame(call, FrameType.RESPONSE, message)
+        self._end(id)
+        return len(message)
+
+    def send_end(self, id: int, trailing: dict[str, Any] | None = None) -> None:
+        """End a streamed response with END_OF_STREAM and its trailing metadata."""
+        call = self._call(id)
+        self._send_frame(call, FrameType.END_OF_STREAM, encode(EndOfStreamFrame(id, trailing or None)))
+        self._end(id)
+
+    def send_error(self, id: int, error: Error, metadata: dict[str, Any] | None = None) -> None:
+        """End call `id` with ERROR. `metadata` is the trailing metadata (default: the error's)."""
+        call = self._call(id)
+        trailing = error.metadata if metadata is None else metadata
+        frame = ErrorFrame(id, error.code.value, error.message, payload(error.data), trailing or None)
+        try:
+            message = encode(frame)
+        except (TypeError, msgspec.EncodeError):
+            message = encode(ErrorFrame(id, error.code.value, error.message, None, None))
+        self._send_frame(call, FrameType.ERROR, message)
+        self._end(id)
+
+    def _end(self, id: int) -> None:
+        del self.calls[id]
+        self._failing.discard(id)
+
+
+_NO_OPTIONS: Final = Options()
+
+
+class ClientProtocol(_Base):
+    """The client's side of one connection.
+
+    Args:
+        window: The default credit a streamed response gets (`None`: no flow control).
+    """
+
+    role = Role.CLIENT
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings = Settings()
+        self.hello: dict[str, Any] | None = None
+        self.next_id = 1
+        self._decoder = FrameDecoder(SERVER_FRAMES)
+
+    # Sending.
+
+    def send_request(
+        self,
+        rpc: str,
+        data: Any = NO_DATA,
+        *,
+        metadata: dict[str, Any] | None = None,
+        timeout_ms: int | None = None,
+        window: int | None = None,
+    ) -> int:
+        """Open a call. Returns its id.
+
+        Raises:
+            Error: `RESOURCE_EXHAUSTED` when the frame is larger than the server accepts.
+        """
+        id = self.next_id
+        options = Options(timeout_ms, window) if timeout_ms is not None or window is not None else None
+        message = encode_request(id, rpc, metadata or None, options, data)
+        self._check_size(message)
+        self.next_id += 1
+        has_data = data is not NO_DATA
+        call = CallState(
+            id,
+            Role.CLIENT,
+            request_stream=True,
+            send_credit=self.settings.client_window - (1 if has_data else 0),
+            receive_credit=window,
+        )
+        self.calls[id] = call
+        self._out.append(message)
+        return id
+
+    def send_data(self, id: int, value: Any) -> int:
+        """Send one message of a streamed request. Returns the size of the frame."""
+        call = self._call(id)
+        message = encode(DataFrame(id, payload(value)))
+        self._check_size(message)
+        self._send_frame(call, FrameType.DATA, message)
+        return len(message)
+
+    def send_end(self, id: int) -> None:
+        """End the streamed request."""
+        call = self._call(id)
+        self._send_frame(call, FrameType.END_OF_STREAM, encode(EndOfStreamFrame(id)))
+
+    def send_close(self, id: int, reason: str | None = None) -> None:
+        """Cancel call `id`; whatever still arrives for it is ignored. A no-op once it is over."""
+        if self.calls.pop(id, None) is not None:
+            self._out.append(encode(CloseFrame(id, reason)))
+
+    def send_ping(self, nonce: int) -> None:
+        self._out.append(encode(PingFrame(nonce)))
+
+    def _check_size(self, message: bytes) -> None:
+        limit = self.settings.max_message_size
+        if len(message) > limit:
+            raise Error(
+                Code.RESOURCE_EXHAUSTED,
+                f"message of {len(message)} bytes exceeds the server's max_message_size ({limit})",
+            )
+
+    # Receiving.
+
+    def receive_text(self, text: str) -> None:
+        self._events.append(ErrorReceived(0, Error(Code.INTERNAL, "the server sent a text message")))
+
+    def receive_data(self, message: bytes) -> None:
+        try:
+            frame = self._decoder.decode(message)
+        except FrameError as exc:
+            self._malformed(exc)
+            return
+        if frame is None:
+            return
+        if isinstance(frame, DataFrame):
+            if self._receive_in_call(frame.id, FrameType.DATA):
+                self._events.append(MessageReceived(frame.id, frame.data))
+        elif isinstance(frame, ResponseFrame):
+            if self._receive_in_call(frame.id, FrameType.RESPONSE):
+                leading = frame.leading or None
+                self._events.append(ResponseReceived(frame.id, frame.data, leading, frame.trailing or {}))
+        elif isinstance(frame, EndOfStreamFrame):
+            if self._receive_in_call(frame.id, FrameType.END_OF_STREAM):
+                self._events.append(EndOfStream(frame.id, frame.metadata or {}))
+        elif isinstance(frame, MetadataFrame):
+            if self._receive_in_call(frame.id, FrameType.METADATA):
+                self._events.append(MetadataReceived(frame.id, frame.metadata or {}))
+        elif isinstance(frame, ErrorFrame):
+            self._receive_error(frame)
+        else:
+            self._receive_control(frame)
+
+    def _receive_control(self, frame: CreditFrame | HelloFrame | PongFrame | GoAwayFrame) -> None:
+        if isinstance(frame, CreditFrame):
+            call = self.calls.get(frame.id)
+            if call is not None:
+                call.granted(frame.n)
+                self._events.append(CreditGranted(frame.id, frame.n))
+        elif isinstance(frame, HelloFrame):
+            self._receive_hello(frame.settings)
+        elif isinstance(frame, PongFrame):
+            self._events.append(PongReceived(frame.nonce))
+        else:
+            self._events.append(GoAwayReceived(frame.reason))
+
+    def _receive_hello(self, wire: dict[str, Any]) -> None:
+        defaults = Settings()
+        self.settings = Settings(
+            max_message_size=_positive(wire.get("max_message_size"), defaults.max_message_size),
+            max_concurrent_calls=_positive(wire.get("max_concurrent_calls"), defaults.max_concurrent_calls),
+            client_window=_positive(wire.get("client_window"), defaults.client_window),
+            server=str(wire.get("server", "")),
+        )
+        self.hello = wire
+        self._events.append(HelloReceived(wire))
+
+    def _receive_error(self, frame: ErrorFrame) -> None:
+        data = None
+        if frame.data is not None:
+            try:
+                data = _data_decoder.decode(frame.data)
+            except msgspec.DecodeError:
+                data = None
+        error = Error(frame.code, frame.message, data, frame.metadata or {})
+        if frame.id == 0:
+            self._events.append(ErrorReceived(0, error))
+        elif self._receive_in_call(frame.id, FrameType.ERROR):
+            self._events.append(ErrorReceived(frame.id, error))
+
+    def _receive_in_call(self, id: int, type_: FrameType) -> bool:
+        call = self.calls.get(id)
+        if call is None:
+            return False
+        try:
+            call.receive(type_)
+        except RemoteProtocolError as exc:
+            del self.calls[id]
+            self._events.append(CallFailed(id, Error(Code.INTERNAL, f"protocol violation: {exc.message}")))
+            return False
+        if call.done:
+            del self.calls[id]
+        return True
+
+    def _malformed(self, exc: FrameError) -> None:
+        id = exc.id
+        error = Error(Code.INTERNAL, f"protocol violation: {exc.message}")
+        if id is not None and id in self.calls:
+            del self.calls[id]
+            self._events.append(CallFailed(id, error))
+        else:
+            self._events.append(ErrorReceived(0, error))
+
+
+def _positive(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
