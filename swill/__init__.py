@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from ._errors import Code, Error
-
-__all__ = ["Code", "Error"]
 __version__ = "0.1.0"
+
+from ._app import Router, Swill
+from ._connection import Connection
+from ._errors import Code, Error
+from ._request import Request, Response, StreamingRequest
+from ._validation import ValidatedStruct, validator
+
+__all__ = [
+    "Code",
+    "Connection",
+    "Error",
+    "Request",
+    "Response",
+    "Router",
+    "StreamingRequest",
+    "Swill",
+    "ValidatedStruct",
+    "__version__",
+    "validator",
+]

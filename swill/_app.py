@@ -1,0 +1,392 @@
+"""`Swill`, the ASGI app, and `Router`, a group of handlers under a name prefix."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from . import __version__
+from ._asgi import ConnectionHandler
+from ._connection import Connection
+from ._hooks import CONNECTION_HOOKS, ConnectionHooks, HookRegistry, RouteHooks
+from ._protocol import SUBPROTOCOL, Settings
+from ._registry import RESERVED_PREFIX, HandlerSpec, spec_from_function
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
+    from ._topics import Topic
+
+__all__ = ["Route", "Router", "Swill"]
+
+logger = logging.getLogger("swill")
+
+F = TypeVar("F", bound=Callable[..., Any])
+E = TypeVar("E", bound=BaseException)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A handler with the hooks that apply to it, as the server uses it."""
+
+    spec: HandlerSpec
+    hooks: RouteHooks
+
+    @property
+    def request_stream(self) -> bool:
+        return self.spec.request_stream
+
+
+class _Handlers(HookRegistry):
+    """What `Swill` and `Router` share: handlers, request hooks and included routers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handlers: dict[str, HandlerSpec] = {}
+        self.routers: list[Router] = []
+
+    @overload
+    def handle(self, fn: F, /) -> F: ...
+
+    @overload
+    def handle(self, fn: None = None, /, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def handle(self, fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+        """Register a handler; its rpc name defaults to the function's name.
+
+        Args:
+            name: The rpc name, e.g. `"chat.echo"` (a router adds its prefix).
+
+        Raises:
+            TypeError: The function's signature is not a handler's.
+            ValueError: The name is taken, or under `swill.`.
+        """
+
+        def register(fn: F) -> F:
+            self.add_handler(fn, name=name)
+            return fn
+
+        return register(fn) if fn is not None else register
+
+    def add_handler(self, fn: Callable[..., Any], *, name: str | None = None, builtin: bool = False) -> HandlerSpec:
+        """Register `fn` as a handler (what `@handle()` does)."""
+        spec = spec_from_function(fn, name or fn.__name__, builtin=builtin)
+        existing = self.handlers.get(spec.name)
+        if existing is not None:
+            raise ValueError(
+                f"rpc {spec.name!r} is registered twice: {existing.function_name} and {spec.function_name}"
+            )
+        self.handlers[spec.name] = spec
+        self._hooks_changed()
+        return spec
+
+    def include_router(self, router: Router) -> None:
+        """Serve `router`'s handlers as `<prefix>.<name>`, with its request hooks after ours."""
+        if router is self:
+            raise ValueError("a router can't include itself")
+        self.routers.append(router)
+        router._parents.append(self)
+        self._hooks_changed()
+
+    def walk(
+        self, prefix: str, chain: tuple[HookRegistry, ...]
+    ) -> Iterator[tuple[str, HandlerSpec, tuple[HookRegistry, ...]]]:
+        """Every handler below, with its full name and the hook registries that apply, outer first."""
+        chain = (*chain, self)
+        for name, spec in self.handlers.items():
+            yield (f"{prefix}{name}", spec, chain)
+        for router in self.routers:
+            yield from router.walk(f"{prefix}{router.prefix}.", chain)
+
+
+
+class Router(_Handlers):
+    """A group of handlers served under `prefix.` with request hooks of its own.
+
+    Args:
+        prefix: The name prefix, e.g. `"users"` for `users.get`; may contain dots.
+
+    Raises:
+        ValueError: An empty prefix or one under `swill`.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        if not prefix or prefix.startswith(".") or prefix.endswith("."):
+            raise ValueError(f"a router's prefix must be a non-empty name, got {prefix!r}")
+        if prefix == "swill" or prefix.startswith(RESERVED_PREFIX):
+            raise ValueError(f"router prefix {prefix!r} is reserved")
+        super().__init__()
+        self.prefix = prefix
+        self._parents: list[_Handlers] = []
+
+    def _hooks_changed(self) -> None:
+        for parent in self._parents:
+            parent._hooks_changed()
+
+
+class Swill(_Handlers):
+    """An ASGI app serving RPC handlers over one WebSocket endpoint.
+
+    Args:
+        import_name: The module defining the app (`__name__`), used in logs and the playground.
+        path: The WebSocket endpoint's path.
+        debug: Send tracebacks of unmapped exceptions to clients in `INTERNAL` errors' `data`.
+        introspection: Serve the built-in `swill.introspect` rpc.
+        playground: Serve the playground page at `GET /swill`.
+        allowed_origins: Origins allowed to open connections. `None`: requests without `Origin`
+            and same-origin ones; `["*"]`: any.
+        max_message_size: The largest message accepted, in bytes (inclusive).
+        max_concurrent_calls: Open calls allowed per connection.
+        client_window: The credit a client gets for each streamed request (messages).
+        drain_grace: Seconds open calls get to finish on shutdown (`drain()`).
+        broker: Where topics are shared: `None` for in-process, or a `redis://` URL.
+        lifespan: A Starlette-style lifespan context manager factory, run with the app.
+        routes: Extra Starlette routes to serve next to the endpoint.
+    """
+
+    def __init__(
+        self,
+        import_name: str | None = None,
+        *,
+        path: str = "/ws",
+        debug: bool = False,
+        introspection: bool = True,
+        playground: bool = True,
+        allowed_origins: Sequence[str] | None = None,
+        max_message_size: int = 1 << 20,
+        max_concurrent_calls: int = 100,
+        client_window: int = 16,
+        drain_grace: float = 10.0,
+        broker: str | None = None,
+        lifespan: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None,
+        routes: Sequence[BaseRoute] = (),
+    ) -> None:
+        super().__init__()
+        self.hooks.update({name: [] for name in CONNECTION_HOOKS})
+        self.import_name = import_name
+        self.path = path
+        self.debug = debug
+        self.introspection = introspection
+        self.playground = playground
+        self.allowed_origins = None if allowed_origins is None else list(allowed_origins)
+        self.settings = Settings(
+            max_message_size=max_message_size,
+            max_concurrent_calls=max_concurrent_calls,
+            client_window=client_window,
+            server=f"swill/{__version__}",
+        )
+        self.drain_grace = drain_grace
+        self.broker = broker
+        self.connections: set[Connection] = set()
+        self._exception_handlers: dict[type[BaseException], Callable[..., Any]] = {}
+        self._handlers_by_connection: dict[Connection, ConnectionHandler] = {}
+        self._routes: dict[str, Route] | None = None
+        self._connection_hooks: ConnectionHooks | None = None
+        self._user_lifespan = lifespan
+        self._startup: list[Callable[[], Any]] = []
+        self._shutdown: list[Callable[[], Any]] = []
+        self._topics: dict[str, Topic[Any]] = {}
+        if introspection:
+            from ._introspect import install
+
+            install(self)
+        extra: list[BaseRoute] = []
+        if playground:
+            from .playground import routes as playground_routes
+
+            extra = playground_routes(self)
+        self._asgi = Starlette(
+            debug=debug,
+            routes=[WebSocketRoute(path, self._endpoint), *extra, *routes],
+            lifespan=self._lifespan,
+        )
+
+    # Registration.
+
+    def _hooks_changed(self) -> None:
+        self._routes = None
+        self._connection_hooks = None
+
+    def before_connection(self, fn: F) -> F:
+        """Run `fn(connection)` when a handshake arrives, before accept; raise `swill.Error` to refuse."""
+        return self._add_hook("before_connection", fn)
+
+    def before_accept(self, fn: F) -> F:
+        """Run `fn(connection)` after the before_connection chain: the last chance to refuse (auth)."""
+        return self._add_hook("before_accept", fn)
+
+    def after_connection(self, fn: F) -> F:
+        """Run `fn(connection)` when a connection closed, however it closed."""
+        return self._add_hook("after_connection", fn)
+
+    def exception_handler(self, exc_type: type[E]) -> Callable[[F], F]:
+        """Map an exception type (and its subclasses) to a `swill.Error`.
+
+        The function takes `(request, exc)`, sync or async, and returns or raises a `swill.Error`.
+        The nearest registered class along the exception's MRO wins.
+        """
+
+        def register(fn: F) -> F:
+            self._exception_handlers[exc_type] = fn
+            return fn
+
+        return register
+
+    def find_exception_handler(self, exc: BaseException) -> Callable[..., Any] | None:
+        handlers = self._exception_handlers
+        if handlers:
+            for cls in type(exc).__mro__:
+                handler = handlers.get(cls)
+                if handler is not None:
+                    return handler
+        return None
+
+    def on_startup(self, fn: F) -> F:
+        """Run `fn()` (sync or async) when the server starts."""
+        self._startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: F) -> F:
+        """Run `fn()` (sync or async) when the server stops."""
+        self._shutdown.append(fn)
+        return fn
+
+    # Topics.
+
+    def topic(
+        self,
+        name: str,
+        type: type[T] | Any,
+        *,
+        replay: bool = False,
+        policy: str = "latest",
+        queue_size: int = 1,
+        max_lag: float = 5.0,
+        history: int = 0,
+    ) -> Topic[T]:
+        """Create a broadcast topic whose values are of `type` (see the topics docs)."""
+        from ._topics import create_topic
+
+        topic: Topic[T] = create_topic(
+            self, name, type, replay=replay, policy=policy, queue_size=queue_size, max_lag=max_lag, history=history
+        )
+        self._topics[name] = topic
+        return topic
+
+    def expose(self, topic: Topic[Any], *, name: str | None = None) -> None:
+        """Serve `topic` as a streaming rpc (default name: the topic's) that subscribes the caller."""
+        from ._topics import expose
+
+        expose(self, topic, name=name)
+
+    # The route table, joined once.
+
+    @property
+    def routes(self) -> Mapping[str, Route]:
+        """Every rpc by name, with the hooks that apply to it."""
+        if self._routes is None:
+            self._routes = self._build_routes()
+        return self._routes
+
+    def _build_routes(self) -> dict[str, Route]:
+        routes: dict[str, Route] = {}
+        joined: dict[tuple[int, ...], RouteHooks] = {}
+        for name, spec, chain in self.walk("", ()):
+            existing = routes.get(name)
+            if existing is not None:
+                raise ValueError(
+                    f"rpc {name!r} is registered twice: {existing.spec.function_name} and {spec.function_name}"
+                )
+            key = tuple(map(id, chain))
+            hooks = joined.get(key)
+            if hooks is None:
+                hooks = joined[key] = RouteHooks.join(chain)
+            routes[name] = Route(spec, hooks)
+        return routes
+
+    def include_router(self, router: Router) -> None:
+        super().include_router(router)
+        self._build_routes()  # name clashes are an error now, not at the first connection
+
+    @property
+    def connection_hooks(self) -> ConnectionHooks:
+        if self._connection_hooks is None:
+            self._connection_hooks = ConnectionHooks(
+                **{name: tuple(self.hooks[name]) for name in CONNECTION_HOOKS}
+            )
+        return self._connection_hooks
+
+    # Serving.
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+    async def _endpoint(self, websocket: WebSocket) -> None:
+        handler = ConnectionHandler(self, websocket.scope, websocket.receive, websocket.send)
+        self._handlers_by_connection[handler.connection] = handler
+        try:
+            await handler.run()
+        finally:
+            self._handlers_by_connection.pop(handler.connection, None)
+
+    def check_handshake(self, connection: Connection) -> str | None:
+        """Why a handshake is refused before accept (HTTP 403), or `None` to go on."""
+        offered = connection.subprotocols
+        if offered and SUBPROTOCOL not in offered:
+            return f"subprotocol {SUBPROTOCOL} not offered"
+        origin = connection.headers.get("origin")
+        if origin is None or self.allowed_origins is not None and "*" in self.allowed_origins:
+            return None
+        if self.allowed_origins is None:
+            if _same_origin(origin, connection):
+                return None
+        elif origin in self.allowed_origins:
+            return None
+        return f"origin {origin!r} is not allowed"
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[Any]:
+        for fn in self._startup:
+            await _maybe_await(fn())
+        try:
+            if self._user_lifespan is not None:
+                async with self._user_lifespan(self) as state:
+                    yield state
+            else:
+                yield None
+        finally:
+            for fn in self._shutdown:
+                await _maybe_await(fn())
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Shut down gracefully: GOAWAY on every connection, let open calls finish for `grace`
+        seconds (default `drain_grace`), end the rest with `UNAVAILABLE`, close with 1001."""
+        grace = self.drain_grace if grace is None else grace
+        async with anyio.create_task_group() as task_group:
+            for handler in list(self._handlers_by_connection.values()):
+                task_group.start_soon(handler.drain, grace)
+
+
+def _same_origin(origin: str, connection: Connection) -> bool:
+    host = connection.headers.get("host")
+    if host is None:
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+async def _maybe_await(value: Any) -> Any:
+    if hasattr(value, "__await__"):
+        return await value
+    return value
+

@@ -1,0 +1,224 @@
+"""The ASGI WebSocket I/O for one connection: accept, feed the protocol core, write its output.
+
+Rules:
+
+1. One receive loop per connection feeds every message to the sans-I/O `ServerProtocol` and
+   dispatches its events without awaiting on a call's behalf; each call is one task.
+2. Writes are serialized by one lock; whoever holds it writes everything the protocol has queued,
+   in order, shielded from cancellation so that a cancelled call never drops another call's frames.
+3. Refusals follow PROTOCOL.md: a bad Origin or subprotocol is refused before accept (HTTP 403); a
+   hook's `Error` accepts and at once closes with 4000 + an HTTP-like status.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+from ._connection import Connection
+from ._errors import Code, Error
+from ._hooks import run_hooks
+from ._protocol import (
+    SUBPROTOCOL,
+    CallCancelled,
+    CallFailed,
+    CallOpened,
+    CreditGranted,
+    EndOfStream,
+    MessageReceived,
+    ServerProtocol,
+)
+from ._server import ServerCall
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+
+    from ._app import Swill
+
+__all__ = ["CLOSE_CODES", "ConnectionHandler"]
+
+logger: Final = logging.getLogger("swill")
+
+CLOSE_CODES: Final = {
+    Code.UNAUTHENTICATED: 4401,
+    Code.PERMISSION_DENIED: 4403,
+    Code.RESOURCE_EXHAUSTED: 4429,
+}
+"""Close codes for connections a hook refuses; any other code closes with 4400."""
+
+
+class ConnectionHandler:
+    """Serves one WebSocket connection."""
+
+    def __init__(self, app: Swill, scope: Scope, receive: Receive, send: Send) -> None:
+        self.app = app
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.connection = Connection(scope, self)
+        self.protocol = ServerProtocol(app.routes, app.settings)
+        self.calls: dict[int, ServerCall] = {}
+        self._write_lock = anyio.Lock()
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._closed = False
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    async def run(self) -> None:
+        message = await self._receive()
+        if message["type"] != "websocket.connect":
+            return
+        refusal = self.app.check_handshake(self.connection)
+        if refusal is not None:
+            logger.info("refused connection from %s: %s", self.connection.client, refusal)
+            await self._send({"type": "websocket.close", "code": 1008, "reason": refusal})
+            return
+        hooks = self.app.connection_hooks
+        self.app.connections.add(self.connection)
+        try:
+            error = await self._run_connection_hooks(hooks.before_connection, hooks.before_accept)
+            accept: dict[str, Any] = {"type": "websocket.accept"}
+            if SUBPROTOCOL in self.connection.subprotocols:
+                accept["subprotocol"] = SUBPROTOCOL
+            await self._send(accept)
+            if error is not None:
+                await self._send(
+                    {"type": "websocket.close", "code": CLOSE_CODES.get(error.code, 4400), "reason": error.message[:120]}
+                )
+                return
+            self.protocol.send_hello()
+            await self.flush()
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                await self._receive_loop()
+                for call in list(self.calls.values()):
+                    call.cancel()
+        finally:
+            self.app.connections.discard(self.connection)
+            with anyio.CancelScope(shield=True):
+                await self._after_connection()
+
+    async def _run_connection_hooks(self, *chains: tuple[Any, ...]) -> Error | None:
+        try:
+            for chain in chains:
+                if chain:
+                    await run_hooks(chain, self.connection)
+        except Error as error:
+            return error
+        except Exception:
+            logger.exception("connection hook failed")
+            return Error(Code.INTERNAL, "internal error")
+        return None
+
+    async def _after_connection(self) -> None:
+        chain = self.app.connection_hooks.after_connection
+        if chain:
+            try:
+                await run_hooks(chain, self.connection)
+            except Exception:
+                logger.exception("after_connection hook failed")
+
+    async def _receive_loop(self) -> None:
+        receive = self._receive
+        protocol = self.protocol
+        dispatch = self._dispatch
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                data = message.get("bytes")
+                if data is not None:
+                    protocol.receive_data(data)
+                else:
+                    protocol.receive_text(message.get("text") or "")
+                for event in protocol.events_received():
+                    dispatch(event)
+                if protocol.has_data_to_send():
+                    await self.flush()
+            elif kind == "websocket.disconnect":
+                self._closed = True
+                return
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, MessageReceived):
+            call = self.calls.get(event.id)
+            if call is not None:
+                call.on_message(event.data)
+        elif isinstance(event, CallOpened):
+            self._open(event)
+        elif isinstance(event, CreditGranted):
+            call = self.calls.get(event.id)
+            if call is not None:
+                call.on_credit()
+        elif isinstance(event, EndOfStream):
+            call = self.calls.get(event.id)
+            if call is not None:
+                call.on_end()
+        elif isinstance(event, CallCancelled):
+            call = self.calls.get(event.id)
+            if call is not None:
+                call.cancel()
+        elif isinstance(event, CallFailed):
+            call = self.calls.get(event.id)
+            if call is not None:
+                call.abort(event.error)
+
+    def _open(self, event: CallOpened) -> None:
+        call = ServerCall(self, self.app.routes[event.rpc], event)
+        self.calls[event.id] = call
+        self._idle = anyio.Event() if self._idle.is_set() else self._idle
+        assert self._task_group is not None
+        self._task_group.start_soon(call.run, name=f"swill call {event.rpc} #{event.id}")
+
+    def call_done(self, call: ServerCall) -> None:
+        self.calls.pop(call.id, None)
+        # A call cancelled by CLOSE was already removed by the protocol; one that ended otherwise
+        # without a final frame (impossible unless the socket died) is dropped here.
+        self.protocol.calls.pop(call.id, None)
+        if not self.calls:
+            self._idle.set()
+
+    async def flush(self) -> None:
+        """Write everything the protocol has queued, in order."""
+        if not self.protocol.has_data_to_send():
+            return
+        async with self._write_lock:
+            out = self.protocol.data_to_send()
+            if self._closed or not out:
+                return
+            with anyio.CancelScope(shield=True):
+                try:
+                    for message in out:
+                        await self._send({"type": "websocket.send", "bytes": message})
+                except Exception:  # the socket is gone; the receive loop will see the disconnect
+                    self._closed = True
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the WebSocket; the receive loop then ends and cancels the open calls."""
+        async with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._send({"type": "websocket.close", "code": code, "reason": reason})
+                except Exception:
+                    pass
+        for call in list(self.calls.values()):
+            call.cancel()
+
+    async def drain(self, grace: float) -> None:
+        """Send GOAWAY, let open calls run for `grace` seconds, end the rest with UNAVAILABLE, close."""
+        if self._closed:
+            return
+        self.protocol.send_goaway("server shutting down")
+        await self.flush()
+        with anyio.move_on_after(grace):
+            await self._idle.wait()
+        for call in list(self.calls.values()):
+            call.abort(Error(Code.UNAVAILABLE, "the server shut down before the call ended"))
+        with anyio.move_on_after(max(grace, 1.0)):
+            await self._idle.wait()
+        await self.close(1001, "server shutting down")

@@ -1,0 +1,92 @@
+"""The public view of one WebSocket connection."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import URL, Address, Headers, QueryParams, State
+from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from starlette.types import Scope
+
+    from ._asgi import ConnectionHandler
+
+__all__ = ["Connection"]
+
+_ids = itertools.count(1)
+_prefix = f"{os.getpid():x}"
+
+
+class Connection:
+    """One client's WebSocket connection, shared by all of its calls.
+
+    Attributes:
+        id: Unique within the process and across restarts of it (`"<pid>-<n>"`).
+        scope: The ASGI scope of the handshake.
+        state: A namespace for the application, e.g. the authenticated user.
+    """
+
+    __slots__ = ("_handler", "_http", "id", "scope", "state")
+
+    def __init__(self, scope: Scope, handler: ConnectionHandler) -> None:
+        self.id = f"{_prefix}-{next(_ids)}"
+        self.scope = scope
+        self.state = State()
+        self._http = HTTPConnection(scope)
+        self._handler = handler
+
+    @property
+    def headers(self) -> Headers:
+        """The handshake's HTTP headers."""
+        return self._http.headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The handshake's cookies."""
+        return self._http.cookies
+
+    @property
+    def query_params(self) -> QueryParams:
+        """The query string of the WebSocket URL."""
+        return self._http.query_params
+
+    @property
+    def url(self) -> URL:
+        return self._http.url
+
+    @property
+    def client(self) -> Address | None:
+        """The peer's host and port, when the server knows them."""
+        return self._http.client
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered."""
+        offered: list[str] = self.scope.get("subprotocols") or []
+        return offered
+
+    @property
+    def open_calls(self) -> int:
+        """How many calls are open on the connection now."""
+        return len(self._handler.calls)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection. Open calls are cancelled.
+
+        Args:
+            code: The WebSocket close code (4000 + an HTTP-like status for refusals).
+            reason: A short reason for people.
+        """
+        await self._handler.close(code, reason)
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} client={self.client}>"
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Connection) and other.id == self.id

@@ -1,0 +1,395 @@
+"""One call on the server: a task that runs the hooks and the handler and sends the result.
+
+Rules:
+
+1. One task per call. The connection's receive loop feeds it (`on_message`, `on_end`,
+   `on_credit`) and may stop it (`cancel` for CLOSE or a lost connection, `abort` to end it with
+   an error); it never awaits on a call's behalf.
+2. Everything the handler and the hooks run inside the call's cancel scope, whose deadline is the
+   call's. A call cancelled by CLOSE or a lost connection sends nothing; any other ending sends
+   exactly one final frame, ERROR included, and each outgoing metadata hook runs once per call.
+3. Frames are produced by the sans-I/O protocol, which refuses an illegal sequence; a handler
+   that breaks a rule gets a `RuntimeError` and the call ends with `INTERNAL`.
+4. A streamed response holds each value it took from the handler until there is credit for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import math
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import anyio.lowlevel
+import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._calls import Half
+from ._errors import Code, Error
+from ._hooks import run_chain, run_hooks
+from ._registry import Invoke
+from ._request import Metadata, Request, Response, StreamingRequest
+from ._validation import InvalidData
+
+if TYPE_CHECKING:
+    from ._app import Route
+    from ._asgi import ConnectionHandler
+    from ._protocol import CallOpened
+    from ._request import _BaseRequest
+
+__all__ = ["ServerCall"]
+
+logger: Final = logging.getLogger("swill")
+_END: Final = object()
+
+
+class ServerCall:
+    """The server's side of one call."""
+
+    __slots__ = (
+        "_abort",
+        "_consumed",
+        "_credit",
+        "_data",
+        "_grant_every",
+        "_incoming",
+        "_leading_done",
+        "_outgoing",
+        "_trailing_done",
+        "cancelled",
+        "closed",
+        "connection",
+        "deadline",
+        "hooks",
+        "id",
+        "metadata",
+        "request",
+        "response",
+        "scope",
+        "spec",
+    )
+
+    def __init__(self, connection: ConnectionHandler, route: Route, opened: CallOpened) -> None:
+        self.connection = connection
+        self.spec = route.spec
+        self.hooks = route.hooks
+        self.id = opened.id
+        self.metadata: dict[str, Any] = opened.metadata
+        self.deadline: float | None = None
+        if opened.timeout_ms is not None:
+            self.deadline = time.monotonic() + opened.timeout_ms / 1000
+        self.scope = anyio.CancelScope(deadline=math.inf if self.deadline is None else self.deadline)
+        self.cancelled = False
+        self.closed = False  # cancelled by CLOSE or a lost connection: nothing may be sent
+        self._abort: Error | None = None
+        self._data = opened.data
+        self._credit: anyio.Event | None = None
+        self._leading_done = False
+        self._trailing_done = False
+        self.response: Response | None = None
+        self._incoming: MemoryObjectReceiveStream[msgspec.Raw] | None = None
+        self._outgoing: MemoryObjectSendStream[msgspec.Raw] | None = None
+        self._consumed = 0
+        self._grant_every = 1
+        if self.spec.request_stream:
+            window = connection.protocol.settings.client_window
+            self._outgoing, self._incoming = anyio.create_memory_object_stream[msgspec.Raw](window)
+            self._grant_every = max(1, window // 2)
+            if opened.data is not None:
+                self._outgoing.send_nowait(opened.data)
+        self.request: _BaseRequest = self._make_request()
+
+    def _make_request(self) -> _BaseRequest:
+        cls = StreamingRequest if self.spec.request_stream else Request
+        return cls(self)
+
+    # Fed by the connection's receive loop; never await.
+
+    def on_message(self, data: msgspec.Raw) -> None:
+        if self._outgoing is not None:
+            try:
+                self._outgoing.send_nowait(data)
+            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self.abort(Error(Code.RESOURCE_EXHAUSTED, "DATA beyond the granted credit"))
+
+    def on_end(self) -> None:
+        if self._outgoing is not None:
+            self._outgoing.close()
+
+    def on_credit(self) -> None:
+        if self._credit is not None:
+            self._credit.set()
+
+    def cancel(self) -> None:
+        """The client sent CLOSE or went away: stop, and send nothing more."""
+        self.closed = True
+        self.cancelled = True
+        self.scope.cancel()
+
+    def abort(self, error: Error) -> None:
+        """End the call with `error` (sent to the client), whatever the handler is doing."""
+        if self._abort is None:
+            self._abort = error
+        self.scope.cancel()
+
+    # The task.
+
+    async def run(self) -> None:
+        request = self.request
+        error: Error | None = None
+        try:
+            with self.scope:
+                try:
+                    await self._serve(request)
+                except Exception as exc:
+                    error = await self._map_error(request, exc)
+            if self._abort is not None:
+                error = self._abort
+            elif self.closed:
+                error = Error(Code.CANCELLED, "the call was cancelled")
+            elif self.scope.cancelled_caught:
+                self.cancelled = True
+                error = Error(Code.DEADLINE_EXCEEDED, "the call's deadline passed")
+            if error is not None and not self.closed:
+                await self._send_error(request, error)
+        finally:
+            self._close_streams()
+            with anyio.CancelScope(shield=True):
+                await self._after_request(request, error)
+                self.connection.call_done(self)
+
+    async def _serve(self, request: _BaseRequest) -> None:
+        hooks = self.hooks
+        if hooks.before_request:
+            await run_hooks(hooks.before_request, request)
+        if hooks.before_request_metadata:
+            request.metadata = await run_chain(hooks.before_request_metadata, request, request.metadata)
+        if isinstance(request, Request):
+            if self._data is None:
+                raise Error(Code.INVALID_ARGUMENT, f"rpc {self.spec.name!r} takes one request message; REQUEST carried no data")
+            request.data = await self._decode(request, self._data)
+        spec = self.spec
+        args: tuple[Any, ...] = (request,)
+        if spec.takes_response:
+            self.response = Response(self)
+            args = (request, self.response)
+        invoke = spec.invoke
+        if invoke is Invoke.ASYNC:
+            await self._send_response(request, await spec.endpoint(*args))
+        elif invoke is Invoke.THREAD:
+            call = functools.partial(spec.endpoint, *args)
+            await self._send_response(request, await anyio.to_thread.run_sync(call, abandon_on_cancel=True))
+        elif invoke is Invoke.THREAD_GEN:
+            await self._stream(request, _in_thread(spec.endpoint(*args)))
+        elif invoke is Invoke.ASYNC_ITER:
+            await self._stream(request, await spec.endpoint(*args))
+        else:
+            await self._stream(request, spec.endpoint(*args))
+
+    async def _stream(self, request: _BaseRequest, items: AsyncIterator[Any]) -> None:
+        try:
+            async for item in items:
+                await self._send_message(request, item)
+        finally:
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+        await self._send_end(request)
+
+    # Incoming messages.
+
+    async def receive_message(self) -> Any:
+        """The next message of a streamed request, decoded; `StopAsyncIteration` at its end."""
+        incoming = self._incoming
+        if incoming is None:
+            raise StopAsyncIteration
+        try:
+            data = await incoming.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+        self._consumed += 1
+        if self._consumed >= self._grant_every:
+            await self._grant()
+        try:
+            return await self._decode(self.request, data)
+        except Error as error:
+            # A message that fails validation ends the call, even if the handler catches it.
+            self.abort(error)
+            raise
+
+    async def _grant(self) -> None:
+        protocol = self.connection.protocol
+        state = protocol.calls.get(self.id)
+        if state is not None and state.request is Half.OPEN:
+            protocol.grant_credit(self.id, self._consumed)
+            self._consumed = 0
+            await self.connection.flush()
+
+    async def _decode(self, request: _BaseRequest, data: msgspec.Raw) -> Any:
+        hooks = self.hooks
+        value: Any = data
+        if hooks.before_request_data:
+            value = await run_chain(hooks.before_request_data, request, data)
+        codec = self.spec.request_codec
+        try:
+            if isinstance(value, (bytes, msgspec.Raw)):
+                message = codec.decode(value)
+            else:
+                message = codec.convert(value)
+        except InvalidData as exc:
+            first = exc.errors[0] if exc.errors else {"path": "$", "message": "invalid"}
+            raise Error(
+                Code.INVALID_ARGUMENT,
+                f"invalid request message: {first['message']} at {first['path']}",
+                data=exc.errors,
+            ) from None
+        if hooks.before_request_message:
+            message = await run_chain(hooks.before_request_message, request, message)
+        return message
+
+    # Outgoing frames.
+
+    async def _leading(self, request: _BaseRequest) -> dict[str, Any] | None:
+        """Run the leading-metadata chain (once) and return what to send, `None` for nothing."""
+        self._leading_done = True
+        metadata: dict[str, Any] = self.response.leading_metadata if self.response else Metadata()
+        if self.hooks.before_leading_metadata:
+            metadata = await run_chain(self.hooks.before_leading_metadata, request, metadata)
+        if self.response is not None:
+            self.response.leading_metadata.seal("leading")
+        return metadata or None
+
+    async def send_leading_metadata(self, *, explicit: bool = False) -> None:
+        if self._leading_done:
+            raise RuntimeError(
+                "leading metadata was already sent (send_leading_metadata() may be awaited once, "
+                "before the first message)"
+            )
+        metadata = await self._leading(self.request)
+        if metadata:
+            self.connection.protocol.send_metadata(self.id, metadata)
+            await self.connection.flush()
+
+    async def _trailing(self, request: _BaseRequest, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._trailing_done = True
+        metadata: dict[str, Any] = self.response.trailing_metadata if self.response else Metadata()
+        if extra:
+            metadata = {**metadata, **extra}
+        if self.hooks.before_trailing_metadata:
+            metadata = await run_chain(self.hooks.before_trailing_metadata, request, metadata)
+        if self.response is not None:
+            self.response.trailing_metadata.seal("trailing")
+        return metadata
+
+    async def _send_message(self, request: _BaseRequest, message: Any) -> None:
+        if self.hooks.before_response_message:
+            message = await run_chain(self.hooks.before_response_message, request, message)
+        if not self._leading_done:
+            await self.send_leading_metadata()
+        protocol = self.connection.protocol
+        while not protocol.can_send_data(self.id):
+            self._credit = anyio.Event()
+            await self._credit.wait()
+        await self._check_deadline()
+        protocol.send_data(self.id, message)
+        await self.connection.flush()
+
+    async def _check_deadline(self) -> None:
+        """Let a passed deadline cancel the call before it sends, not at its next checkpoint."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            await anyio.lowlevel.checkpoint()
+
+    async def _send_end(self, request: _BaseRequest) -> None:
+        if not self._leading_done:
+            await self.send_leading_metadata()
+        trailing = await self._trailing(request)
+        self.connection.protocol.send_end(self.id, trailing)
+        await self.connection.flush()
+
+    async def _send_response(self, request: _BaseRequest, result: Any) -> None:
+        hooks = self.hooks
+        leading = None if self._leading_done else await self._leading(request)
+        if hooks.before_response_message:
+            result = await run_chain(hooks.before_response_message, request, result)
+        trailing = await self._trailing(request)
+        await self._check_deadline()
+        self.connection.protocol.send_response(self.id, result, leading, trailing)
+        await self.connection.flush()
+
+    async def _send_error(self, request: _BaseRequest, error: Error) -> None:
+        protocol = self.connection.protocol
+        if self.id not in protocol.calls:
+            return  # the call already ended
+        try:
+            if not self._leading_done:
+                leading = await self._leading(request)
+                if leading:
+                    protocol.send_metadata(self.id, leading)
+            if self._trailing_done:
+                trailing = error.metadata or {}
+            else:
+                trailing = await self._trailing(request, error.metadata)
+        except Exception as exc:
+            error = await self._map_error(request, exc)
+            trailing = error.metadata or {}
+        protocol.send_error(self.id, error, trailing)
+        await self.connection.flush()
+
+    async def _after_request(self, request: _BaseRequest, error: Error | None) -> None:
+        if self.hooks.after_request:
+            try:
+                await run_hooks(self.hooks.after_request, request, error)
+            except Exception:
+                logger.exception("after_request hook failed for %s (call %d)", self.spec.name, self.id)
+
+    async def _map_error(self, request: _BaseRequest, exc: Exception) -> Error:
+        if isinstance(exc, Error):
+            return exc
+        app = self.connection.app
+        handler = app.find_exception_handler(exc)
+        if handler is not None:
+            try:
+                result = handler(request, exc)
+                if hasattr(result, "__await__"):
+                    result = await result
+            except Error as raised:
+                return raised
+            except Exception as again:
+                exc = again
+            else:
+                if isinstance(result, Error):
+                    return result
+                exc = TypeError(f"exception handler {handler!r} returned {result!r}, not a swill.Error")
+        logger.error("error in rpc %s (call %d)", self.spec.name, self.id, exc_info=exc)
+        data = None
+        if app.debug:
+            data = {"traceback": "".join(traceback.format_exception(exc))}
+        return Error(Code.INTERNAL, "internal error", data=data)
+
+    def _close_streams(self) -> None:
+        if self._outgoing is not None:
+            self._outgoing.close()
+        if self._incoming is not None:
+            self._incoming.close()
+
+
+async def _in_thread(items: Iterator[Any]) -> AsyncIterator[Any]:
+    """Iterate a blocking iterator, each step in a worker thread."""
+    step: Callable[[], Any] = functools.partial(next, items, _END)
+    try:
+        while True:
+            item = await anyio.to_thread.run_sync(step, abandon_on_cancel=True)
+            if item is _END:
+                return
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
