@@ -53,6 +53,9 @@ MAX_ID: Final = 2**53 - 1
 UNLIMITED: Final = 2**31 - 1
 """A credit of this much or more means no limit (section 5)."""
 
+NIL: Final = msgspec.Raw(b"\xc0")
+"""MessagePack `nil`, already encoded."""
+
 NO_DATA: Final = msgspec.Raw()
 """The `data` of a REQUEST that carries none (distinct from `nil`, which is `b"\\xc0"`)."""
 
@@ -131,7 +134,7 @@ class ErrorFrame(_Frame, tag=FrameType.ERROR.value):
     id: AnyId
     code: str
     message: str
-    data: msgspec.Raw | None = None
+    data: msgspec.Raw = NIL
     metadata: Metadata = None
 
 

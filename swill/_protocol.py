@@ -472,8 +472,8 @@ class ServerProtocol(_Base):
         frame = ErrorFrame(id, error.code.value, error.message, payload(error.data), trailing or None)
         try:
             message = encode(frame)
-        except (TypeError, msgspec.EncodeError):
-            message = encode(ErrorFrame(id, error.code.value, error.message, None, None))
+        except (TypeError, ValueError, msgspec.EncodeError):  # data or metadata MessagePack can't hold
+            message = encode(ErrorFrame(id, error.code.value, error.message))
         self._send_frame(call, FrameType.ERROR, message)
         self._end(id)
 
@@ -619,12 +619,7 @@ class ClientProtocol(_Base):
         self._events.append(HelloReceived(wire))
 
     def _receive_error(self, frame: ErrorFrame) -> None:
-        data = None
-        if frame.data is not None:
-            try:
-                data = _data_decoder.decode(frame.data)
-            except msgspec.DecodeError:
-                data = None
+        data = _data_decoder.decode(frame.data)
         error = Error(frame.code, frame.message, data, frame.metadata or {})
         if frame.id == 0:
             self._events.append(ErrorReceived(0, error))
