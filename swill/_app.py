@@ -109,7 +109,6 @@ class _Handlers(HookRegistry):
             yield from router.walk(f"{prefix}{router.prefix}.", chain)
 
 
-
 class Router(_Handlers):
     """A group of handlers served under `prefix.` with request hooks of its own.
 
@@ -321,9 +320,7 @@ class Swill(_Handlers):
     @property
     def connection_hooks(self) -> ConnectionHooks:
         if self._connection_hooks is None:
-            self._connection_hooks = ConnectionHooks(
-                **{name: tuple(self.hooks[name]) for name in CONNECTION_HOOKS}
-            )
+            self._connection_hooks = ConnectionHooks(**{name: tuple(self.hooks[name]) for name in CONNECTION_HOOKS})
         return self._connection_hooks
 
     # Serving.
@@ -345,7 +342,7 @@ class Swill(_Handlers):
         if offered and SUBPROTOCOL not in offered:
             return f"subprotocol {SUBPROTOCOL} not offered"
         origin = connection.headers.get("origin")
-        if origin is None or self.allowed_origins is not None and "*" in self.allowed_origins:
+        if origin is None or (self.allowed_origins is not None and "*" in self.allowed_origins):
             return None
         if self.allowed_origins is None:
             if _same_origin(origin, connection):
@@ -389,4 +386,3 @@ async def _maybe_await(value: Any) -> Any:
     if hasattr(value, "__await__"):
         return await value
     return value
-

@@ -85,7 +85,11 @@ class ConnectionHandler:
             await self._send(accept)
             if error is not None:
                 await self._send(
-                    {"type": "websocket.close", "code": CLOSE_CODES.get(error.code, 4400), "reason": error.message[:120]}
+                    {
+                        "type": "websocket.close",
+                        "code": CLOSE_CODES.get(error.code, 4400),
+                        "reason": error.message[:120],
+                    }
                 )
                 return
             self.protocol.send_hello()

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol as TypingProtocol
+from typing import Any, Final
+from typing import Protocol as TypingProtocol
 
 import msgspec
 

@@ -129,9 +129,7 @@ def _takes_response(params: list[inspect.Parameter], hints: dict[str, Any], wher
     if hints.get(params[0].name) is Response and len(required) <= 1:
         return True
     if required:
-        raise TypeError(
-            f"handler {where} may take only the request and an optional `response: swill.Response`"
-        )
+        raise TypeError(f"handler {where} may take only the request and an optional `response: swill.Response`")
     return False
 
 

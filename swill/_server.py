@@ -171,7 +171,9 @@ class ServerCall:
             request.metadata = await run_chain(hooks.before_request_metadata, request, request.metadata)
         if isinstance(request, Request):
             if self._data is None:
-                raise Error(Code.INVALID_ARGUMENT, f"rpc {self.spec.name!r} takes one request message; REQUEST carried no data")
+                raise Error(
+                    Code.INVALID_ARGUMENT, f"rpc {self.spec.name!r} takes one request message; REQUEST carried no data"
+                )
             request.data = await self._decode(request, self._data)
         spec = self.spec
         args: tuple[Any, ...] = (request,)

@@ -4,7 +4,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from swill._frames import (
     CLIENT_FRAMES,
@@ -114,7 +115,9 @@ def test_peek_reads_type_and_id_of_large_messages() -> None:
 
 
 ids = st.integers(1, MAX_ID)
-metadata = st.none() | st.dictionaries(st.text(max_size=5), st.integers(-(2**63), 2**64 - 1) | st.text(max_size=5), max_size=3)
+metadata = st.none() | st.dictionaries(
+    st.text(max_size=5), st.integers(-(2**63), 2**64 - 1) | st.text(max_size=5), max_size=3
+)
 values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text() | st.binary(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),

@@ -7,7 +7,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swill import Code, Error
 from swill._calls import CallState, Half, Role
@@ -126,7 +127,10 @@ def test_request_after_goaway_is_unavailable() -> None:
     s = server()
     s.send_goaway("bye")
     feed(s, [0, 1, "add", None, None, 1])
-    assert decode_all(s.data_to_send()) == [[11, 0, "bye"], [5, 1, "UNAVAILABLE", "the server is shutting down", None, None]]
+    assert decode_all(s.data_to_send()) == [
+        [11, 0, "bye"],
+        [5, 1, "UNAVAILABLE", "the server is shutting down", None, None],
+    ]
 
 
 # Server: frames within calls.
@@ -395,7 +399,14 @@ def test_client_close_ignores_what_still_arrives() -> None:
 def test_client_errors_and_connection_frames() -> None:
     c = client_with_hello()
     id = c.send_request("add", 1)
-    feed(c, [5, id, "NOT_FOUND", "gone", {"x": 1}], [5, 0, "INVALID_ARGUMENT", "bad"], [10, 7], [11, 0, "bye"], [5, 1, "NEW_CODE", "?"])
+    feed(
+        c,
+        [5, id, "NOT_FOUND", "gone", {"x": 1}],
+        [5, 0, "INVALID_ARGUMENT", "bad"],
+        [10, 7],
+        [11, 0, "bye"],
+        [5, 1, "NEW_CODE", "?"],
+    )
     events = c.events_received()[1:]
     assert isinstance(events[0], ErrorReceived) and events[0].error.code is Code.NOT_FOUND
     assert events[0].error.data == {"x": 1}
@@ -416,7 +427,14 @@ def test_client_sees_server_protocol_violations_as_call_failures() -> None:
 # Properties.
 
 client_frame = st.one_of(
-    st.tuples(st.just(0), st.integers(-1, 6), st.sampled_from(["add", "total", "x", 1]), st.none(), st.none(), st.integers(-5, 5)),
+    st.tuples(
+        st.just(0),
+        st.integers(-1, 6),
+        st.sampled_from(["add", "total", "x", 1]),
+        st.none(),
+        st.none(),
+        st.integers(-5, 5),
+    ),
     st.tuples(st.just(0), st.integers(-1, 6), st.sampled_from(["add", "total"])),
     st.tuples(st.sampled_from([1, 3, 4, 7]), st.integers(-1, 6), st.integers(-1, 3)),
     st.tuples(st.integers(0, 40), st.integers(-1, 6)),
