@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["CLOSE_CODES", "ConnectionHandler"]
 
 logger: Final = logging.getLogger("swill")
+connection_logger: Final = logging.getLogger("swill.connection")
 
 CLOSE_CODES: Final = {
     Code.UNAUTHENTICATED: 4401,
@@ -94,6 +95,12 @@ class ConnectionHandler:
                 return
             self.protocol.send_hello()
             await self.flush()
+            connection_logger.info(
+                "%s open %s",
+                self.connection.id,
+                self.connection.client,
+                extra={"event": "open", "connection_id": self.connection.id, "client": self.connection.client},
+            )
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 await self._receive_loop()
@@ -101,6 +108,11 @@ class ConnectionHandler:
                     call.cancel()
         finally:
             self.app.connections.discard(self.connection)
+            connection_logger.info(
+                "%s close",
+                self.connection.id,
+                extra={"event": "close", "connection_id": self.connection.id, "client": self.connection.client},
+            )
             with anyio.CancelScope(shield=True):
                 await self._after_connection()
 

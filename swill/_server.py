@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerCall"]
 
 logger: Final = logging.getLogger("swill")
+access_logger: Final = logging.getLogger("swill.access")
 _END: Final = object()
 
 
@@ -54,6 +55,7 @@ class ServerCall:
     __slots__ = (
         "_abort",
         "_consumed",
+        "_stats",
         "_credit",
         "_data",
         "_grant_every",
@@ -95,6 +97,7 @@ class ServerCall:
         self._incoming: MemoryObjectReceiveStream[msgspec.Raw] | None = None
         self._outgoing: MemoryObjectSendStream[msgspec.Raw] | None = None
         self._consumed = 0
+        self._stats = [0, 0, 0, 0, 0.0]  # messages in, messages out, bytes in, bytes out, credit wait
         self._grant_every = 1
         if self.spec.request_stream:
             window = connection.protocol.settings.client_window
@@ -140,6 +143,7 @@ class ServerCall:
     # The task.
 
     async def run(self) -> None:
+        started = time.perf_counter()
         request = self.request
         error: Error | None = None
         try:
@@ -162,6 +166,31 @@ class ServerCall:
             with anyio.CancelScope(shield=True):
                 await self._after_request(request, error)
                 self.connection.call_done(self)
+            if access_logger.isEnabledFor(logging.INFO):
+                self._log_access(error, time.perf_counter() - started)
+
+    def _log_access(self, error: Error | None, duration: float) -> None:
+        messages_in, messages_out, bytes_in, bytes_out, credit_wait = self._stats
+        code = "OK" if error is None else error.code.value
+        access_logger.info(
+            '%s "%s" %s %.1fms',
+            self.connection.connection.id,
+            self.spec.name,
+            code,
+            duration * 1000,
+            extra={
+                "rpc": self.spec.name,
+                "call_id": self.id,
+                "connection_id": self.connection.connection.id,
+                "code": code,
+                "duration": duration,
+                "messages_in": messages_in,
+                "messages_out": messages_out,
+                "bytes_in": bytes_in,
+                "bytes_out": bytes_out,
+                "credit_wait": credit_wait,
+            },
+        )
 
     async def _serve(self, request: _BaseRequest) -> None:
         hooks = self.hooks
@@ -234,6 +263,9 @@ class ServerCall:
             await self.connection.flush()
 
     async def _decode(self, request: _BaseRequest, data: msgspec.Raw) -> Any:
+        stats = self._stats
+        stats[0] += 1
+        stats[2] += len(data)
         hooks = self.hooks
         value: Any = data
         if hooks.before_request_data:
@@ -295,11 +327,16 @@ class ServerCall:
         if not self._leading_done:
             await self.send_leading_metadata()
         protocol = self.connection.protocol
-        while not protocol.can_send_data(self.id):
-            self._credit = anyio.Event()
-            await self._credit.wait()
+        if not protocol.can_send_data(self.id):
+            waited = time.perf_counter()
+            while not protocol.can_send_data(self.id):
+                self._credit = anyio.Event()
+                await self._credit.wait()
+            self._stats[4] += time.perf_counter() - waited
         await self._check_deadline()
-        protocol.send_data(self.id, message)
+        stats = self._stats
+        stats[1] += 1
+        stats[3] += protocol.send_data(self.id, message)
         await self.connection.flush()
 
     async def _check_deadline(self) -> None:
@@ -321,7 +358,9 @@ class ServerCall:
             result = await run_chain(hooks.before_response_message, request, result)
         trailing = await self._trailing(request)
         await self._check_deadline()
-        self.connection.protocol.send_response(self.id, result, leading, trailing)
+        stats = self._stats
+        stats[1] += 1
+        stats[3] += self.connection.protocol.send_response(self.id, result, leading, trailing)
         await self.connection.flush()
 
     async def _send_error(self, request: _BaseRequest, error: Error) -> None:
