@@ -94,7 +94,7 @@ class Options(msgspec.Struct, omit_defaults=True):
     window: Credit | None = None
 
 
-class _Frame(msgspec.Struct, array_like=True, frozen=True, tag_field="type"):
+class _Frame(msgspec.Struct, array_like=True, tag_field="type"):
     pass
 
 

@@ -592,7 +592,7 @@ class ClientProtocol(_Base):
                 self._events.append(MetadataReceived(frame.id, frame.metadata or {}))
         elif isinstance(frame, ErrorFrame):
             self._receive_error(frame)
-        else:
+        elif isinstance(frame, (CreditFrame, HelloFrame, PongFrame, GoAwayFrame)):
             self._receive_control(frame)
 
     def _receive_control(self, frame: CreditFrame | HelloFrame | PongFrame | GoAwayFrame) -> None:

@@ -101,7 +101,8 @@ class Metadata(dict[str, Any]):
 
     def __ior__(self, other: Any) -> Metadata:  # type: ignore[override,misc]
         self._check()
-        return super().__ior__(other)  # type: ignore[return-value]
+        super().update(other)
+        return self
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         self._check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,7 +23,15 @@ class LiveServer:
     def __init__(self, app: Any, **config: Any) -> None:
         self.config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **config)
         self.server = uvicorn.Server(self.config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        async def serve() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.server.serve()
+
+        asyncio.run(serve())
 
     def start(self) -> None:
         self.thread.start()
@@ -34,6 +43,12 @@ class LiveServer:
             self.thread.join(0.05)
         if not started.is_set():
             raise RuntimeError("uvicorn did not start")
+
+    @property
+    def server_loop(self) -> asyncio.AbstractEventLoop:
+        """The server thread's event loop, for `asyncio.run_coroutine_threadsafe`."""
+        assert self.loop is not None
+        return self.loop
 
     @property
     def port(self) -> int:
