@@ -1,0 +1,368 @@
+/**
+ * The client: calls over one connection at a time, connecting lazily and again after a loss.
+ *
+ * Rules this module keeps:
+ *
+ * 1. One dial at a time: calls that need a connection while one is being opened wait for it.
+ *    A dial tries once, then retries `retries` times with {@link retryDelayMs} between attempts;
+ *    when it gives up, the waiting calls fail with `UNAVAILABLE`.
+ * 2. After a lost connection (or one drained by GOAWAY) the client dials again in the background
+ *    (`reconnect`), so that `open` / `close` / `reconnecting` events track the server.
+ * 3. A 44xx close is a refusal (PROTOCOL.md section 6): no automatic reconnect. New calls fail
+ *    with the refusal's code until `connect()` is called again.
+ */
+
+import { type BackoffOptions, retryDelayMs } from "./backoff.js";
+import { Call, type CallOptions } from "./call.js";
+import {
+  type CloseInfo,
+  Connection,
+  type ConnectionHandlers,
+  type ConnectionOptions,
+  closeError,
+  type Settings,
+  type WebSocketConstructor,
+  refusalCode,
+} from "./connection.js";
+import { Code, SwillError } from "./errors.js";
+
+/** Options of a {@link Client}. */
+export interface ClientOptions {
+  /** The `WebSocket` class, where there is no global one (Node 20: `WebSocket` from `ws`). */
+  readonly WebSocket?: WebSocketConstructor | undefined;
+  /** The default flow-control window of streamed responses (default 32). */
+  readonly window?: number | undefined;
+  /** How many times a dial retries before it gives up (default 5). */
+  readonly retries?: number | undefined;
+  /** The delays between retries. */
+  readonly backoff?: BackoffOptions | undefined;
+  /** Dial again in the background after a lost connection (default true). */
+  readonly reconnect?: boolean | undefined;
+  /** How long to wait for the socket to open and the server's HELLO (default 10 s). */
+  readonly connectTimeoutMs?: number | undefined;
+  /** Send a PING this often (default 0: never). The browser can't see WebSocket pings. */
+  readonly pingIntervalMs?: number | undefined;
+  /** Declare the connection dead when a PONG takes longer than this (default 10 s). */
+  readonly pongTimeoutMs?: number | undefined;
+}
+
+/** Where the client's connection stands. */
+export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting";
+
+/** The events of a {@link Client} and what their listeners receive. */
+export interface ClientEventMap {
+  /** A connection opened (after HELLO). */
+  open: { readonly settings: Settings };
+  /** The connection closed or was lost; its open calls failed with `UNAVAILABLE`. */
+  close: CloseInfo;
+  /** A retry is coming in `delayMs`; `error` is why the last attempt failed, if one did. */
+  reconnecting: { readonly attempt: number; readonly delayMs: number; readonly error: SwillError | undefined };
+  /** The server is shutting down: new calls go to a new connection. */
+  goaway: { readonly reason: string | null };
+  /** An error about the connection rather than a call, or a background reconnect that gave up. */
+  error: { readonly error: SwillError };
+}
+
+type Listener<K extends keyof ClientEventMap> = (event: ClientEventMap[K]) => void;
+
+const DEFAULTS = {
+  window: 32,
+  retries: 5,
+  reconnect: true,
+  connectTimeoutMs: 10_000,
+  pingIntervalMs: 0,
+  pongTimeoutMs: 10_000,
+};
+
+/**
+ * A client of one Swill server.
+ *
+ * ```ts
+ * const client = new Client("ws://localhost:8000/ws");
+ * await client.call("add", [1, 2]);                 // 3
+ * for await (const i of client.stream("count", 3)) {} // 0, 1, 2
+ * ```
+ */
+export class Client {
+  /** The server's WebSocket URL. */
+  readonly url: string;
+  readonly #WebSocket: WebSocketConstructor;
+  readonly #options: typeof DEFAULTS & { readonly backoff: BackoffOptions };
+  readonly #listeners: { [K in keyof ClientEventMap]: Set<Listener<K>> } = {
+    open: new Set(),
+    close: new Set(),
+    reconnecting: new Set(),
+    goaway: new Set(),
+    error: new Set(),
+  };
+  readonly #handlers: ConnectionHandlers;
+  #connection: Connection | undefined;
+  #dialing: Promise<Connection> | undefined;
+  #refusal: SwillError | undefined;
+  #lifetime = new AbortController();
+  #closing = false;
+  #state: ConnectionState = "idle";
+
+  /**
+   * Nothing connects here: the first call (or `connect()`) does.
+   *
+   * @param url - `ws:` or `wss:` URL; in a browser also a path (`"/ws"`) or an `http(s):` URL.
+   * @throws TypeError There is no global `WebSocket` and none was passed.
+   */
+  constructor(url: string | URL, options: ClientOptions = {}) {
+    this.url = resolveUrl(url);
+    const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (WebSocket === undefined) {
+      throw new TypeError("no WebSocket implementation: pass one as new Client(url, { WebSocket })");
+    }
+    this.#WebSocket = WebSocket;
+    this.#options = {
+      window: options.window ?? DEFAULTS.window,
+      retries: options.retries ?? DEFAULTS.retries,
+      reconnect: options.reconnect ?? DEFAULTS.reconnect,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
+      pongTimeoutMs: options.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs,
+      backoff: options.backoff ?? {},
+    };
+    this.#handlers = {
+      onClose: (connection, info) => this.#closed(connection, info),
+      onGoAway: (connection, reason) => {
+        if (connection === this.#connection) {
+          this.#emit("goaway", { reason });
+        }
+      },
+      onError: (error) => this.#emit("error", { error }),
+    };
+  }
+
+  /** Where the connection stands. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The current connection's settings (from HELLO), while there is one. */
+  get settings(): Settings | undefined {
+    return this.#connection?.settings;
+  }
+
+  /** Listen to an event. Returns a function that stops listening. */
+  on<K extends keyof ClientEventMap>(event: K, listener: Listener<K>): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.off(event, listener);
+  }
+
+  /** Stop listening. */
+  off<K extends keyof ClientEventMap>(event: K, listener: Listener<K>): void {
+    this.#listeners[event].delete(listener);
+  }
+
+  /**
+   * Connect now rather than on the first call; resolves with the server's settings. Also lifts a
+   * refusal (44xx close), e.g. after the application renewed its credentials.
+   */
+  async connect(): Promise<Settings> {
+    this.#refusal = undefined;
+    return (await this.#ready()).settings;
+  }
+
+  /**
+   * Call a single-response rpc and get its response. `data` `undefined` is sent as `nil`.
+   *
+   * @throws SwillError The call failed.
+   */
+  call<Res = unknown>(rpc: string, data?: unknown, options: CallOptions = {}): Promise<Res> {
+    const call = new Call<Res>(rpc, data ?? null, options, options.window ?? null);
+    return this.#start(call).result();
+  }
+
+  /**
+   * Call a server-streaming rpc: iterate the returned {@link Call} with `for await`. Leaving the
+   * loop early cancels the call. `data` `undefined` is sent as `nil`.
+   */
+  stream<Res = unknown>(rpc: string, data?: unknown, options: CallOptions = {}): Call<Res, never> {
+    return this.#start(new Call<Res, never>(rpc, data ?? null, options, options.window ?? this.#options.window));
+  }
+
+  /**
+   * Open a call of any kind. With `data` (not `undefined`) the REQUEST carries it (for a
+   * streamed request, as its first message); without, the request is a stream to `send()` to.
+   */
+  open<Res = unknown, Req = unknown>(rpc: string, data?: unknown, options: CallOptions = {}): Call<Res, Req> {
+    return this.#start(new Call<Res, Req>(rpc, data, options, options.window ?? this.#options.window));
+  }
+
+  /**
+   * Close the connection; open calls fail with `CANCELLED` and a pending dial stops. The client
+   * stays usable: a later call connects again.
+   */
+  close(): void {
+    const closed = new SwillError(Code.CANCELLED, "the client was closed");
+    this.#lifetime.abort(closed);
+    this.#lifetime = new AbortController();
+    const connection = this.#connection;
+    if (connection !== undefined) {
+      this.#closing = true;
+      try {
+        connection.close(1000, "", closed);
+      } finally {
+        this.#closing = false;
+      }
+    }
+  }
+
+  #start<Res, Req>(call: Call<Res, Req>): Call<Res, Req> {
+    if (!call.done) {
+      void this.#run(call as Call<unknown, unknown>);
+    }
+    return call;
+  }
+
+  async #run(call: Call): Promise<void> {
+    try {
+      for (;;) {
+        const connection = await this.#ready();
+        if (call.done || connection.open(call)) {
+          return;
+        }
+      }
+    } catch (error) {
+      call.fail(SwillError.from(error, Code.UNAVAILABLE));
+    }
+  }
+
+  #ready(): Promise<Connection> {
+    if (this.#refusal !== undefined) {
+      return Promise.reject(this.#refusal);
+    }
+    const connection = this.#connection;
+    if (connection?.accepting === true) {
+      return Promise.resolve(connection);
+    }
+    return this.#dial(false);
+  }
+
+  #dial(delayFirst: boolean): Promise<Connection> {
+    this.#dialing ??= this.#attempts(delayFirst).finally(() => {
+      this.#dialing = undefined;
+    });
+    return this.#dialing;
+  }
+
+  async #attempts(delayFirst: boolean): Promise<Connection> {
+    const signal = this.#lifetime.signal;
+    let lastError: SwillError | undefined;
+    for (let attempt = delayFirst ? 1 : 0; ; attempt++) {
+      if (attempt > 0) {
+        if (attempt > this.#options.retries) {
+          this.#setState("idle");
+          const why = lastError === undefined ? "" : `: ${lastError.message}`;
+          throw new SwillError(Code.UNAVAILABLE, `can't connect to ${this.url}${why}`, { cause: lastError });
+        }
+        const delayMs = retryDelayMs(attempt, Math.random(), this.#options.backoff);
+        this.#setState("reconnecting");
+        this.#emit("reconnecting", { attempt, delayMs, error: lastError });
+        await sleep(delayMs, signal);
+      } else {
+        this.#setState("connecting");
+      }
+      try {
+        return this.#opened(await Connection.connect(this.url, this.#connectionOptions()), signal);
+      } catch (error) {
+        if (signal.aborted) {
+          this.#setState("idle");
+          throw signal.reason;
+        }
+        lastError = SwillError.from(error, Code.UNAVAILABLE);
+        if (isRefusal(lastError)) {
+          this.#refusal = lastError;
+          this.#setState("idle");
+          throw lastError;
+        }
+      }
+    }
+  }
+
+  #opened(connection: Connection, signal: AbortSignal): Connection {
+    if (signal.aborted) {
+      connection.close(1000, "");
+      throw signal.reason;
+    }
+    this.#connection = connection;
+    this.#setState("open");
+    this.#emit("open", { settings: connection.settings });
+    return connection;
+  }
+
+  #connectionOptions(): ConnectionOptions {
+    return {
+      WebSocket: this.#WebSocket,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+      pingIntervalMs: this.#options.pingIntervalMs,
+      pongTimeoutMs: this.#options.pongTimeoutMs,
+      handlers: this.#handlers,
+    };
+  }
+
+  #closed(connection: Connection, info: CloseInfo): void {
+    if (connection !== this.#connection) {
+      return; // drained after GOAWAY while a newer connection serves
+    }
+    this.#connection = undefined;
+    this.#setState("idle");
+    this.#emit("close", info);
+    if (refusalCode(info.code) !== undefined) {
+      this.#refusal = closeError(info);
+      return;
+    }
+    if (this.#options.reconnect && !this.#closing && this.#dialing === undefined) {
+      this.#dial(true).catch((error: unknown) => {
+        this.#emit("error", { error: SwillError.from(error, Code.UNAVAILABLE) });
+      });
+    }
+  }
+
+  #setState(state: ConnectionState): void {
+    this.#state = state;
+  }
+
+  #emit<K extends keyof ClientEventMap>(event: K, payload: ClientEventMap[K]): void {
+    for (const listener of [...this.#listeners[event]]) {
+      listener(payload);
+    }
+  }
+}
+
+function isRefusal(error: SwillError): boolean {
+  const cause = error.cause as Partial<CloseInfo> | undefined;
+  return typeof cause?.code === "number" && refusalCode(cause.code) !== undefined;
+}
+
+function resolveUrl(url: string | URL): string {
+  const base = typeof location === "undefined" ? undefined : location.href;
+  const resolved = new URL(String(url), base);
+  if (resolved.protocol === "http:") {
+    resolved.protocol = "ws:";
+  } else if (resolved.protocol === "https:") {
+    resolved.protocol = "wss:";
+  }
+  return resolved.toString();
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
