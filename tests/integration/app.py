@@ -10,7 +10,7 @@ import anyio
 
 import swill
 
-app = swill.Swill(__name__, drain_grace=0.5)
+app = swill.Swill(__name__, drain_grace=0.5, max_concurrent_calls=1024)
 cleaned = threading.Event()
 started = threading.Event()
 
