@@ -1,0 +1,544 @@
+"""Swill's server against a bare Starlette WebSocket endpoint on the same uvicorn.
+
+Run it with `.venv/bin/python bench/server_bench.py` (see `bench/README.md`). Each server runs in
+its own subprocess (`bench/apps.py`); this process is the load generator, a raw-frame client
+(websockets + msgspec) speaking PROTOCOL.md. Rounds are interleaved, the order of the servers
+alternates, and the table shows the median over the rounds.
+
+Scenarios, each on a fresh connection:
+
+- `latency`: sequential unary calls (`add`), one at a time; p50 and p99 of each call's time.
+- `calls`: unary calls with a fixed number in flight on one connection; calls per second.
+- `stream`: one server stream (`count`); Swill's call carries a window and the client grants
+  credit in batches of half the window as it consumes; messages per second.
+- `big`: sequential echoes of a 1 MiB `bytes` payload; time per echo.
+
+The servers' CPU time is read from /proc around each measurement, so the table also shows the
+server CPU each call costs, a figure the client's own speed cannot cap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import platform
+import selectors
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+__all__ = ["Config", "Server", "main", "render_table", "run"]
+
+HERE: Final = Path(__file__).resolve().parent
+APPS_SCRIPT: Final = HERE / "apps.py"
+SERVERS: Final = ("swill", "bare")
+MiB: Final = 1 << 20
+
+_encode: Final = msgspec.msgpack.Encoder().encode
+_decode: Final = msgspec.msgpack.Decoder().decode
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """What one benchmark run does."""
+
+    rounds: int = 7
+    latency_calls: int = 2000
+    calls: int = 20000
+    in_flight: int = 64
+    stream_messages: int = 50000
+    window: int = 256
+    big_echoes: int = 20
+    big_size: int = MiB
+    loop: str = "auto"
+    ws: str = "auto"
+    http: str = "auto"
+    pin: bool = True
+
+
+QUICK: Final = Config(rounds=1, latency_calls=50, calls=500, stream_messages=500, big_echoes=2, big_size=64 * 1024)
+
+
+# The servers.
+
+
+class Server:
+    """One server subprocess (`bench/apps.py NAME`) on 127.0.0.1."""
+
+    def __init__(self, name: str, config: Config, *, cpu: int | None, profile: str | None = None) -> None:
+        command = [
+            sys.executable,
+            str(APPS_SCRIPT),
+            name,
+            "--loop",
+            config.loop,
+            "--ws",
+            config.ws,
+            "--http",
+            config.http,
+        ]
+        if profile is not None:
+            command += ["--profile", profile]
+        self.name = name
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        if cpu is not None:
+            os.sched_setaffinity(self.process.pid, {cpu})
+        self.port = self._read_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+
+    def _read_port(self) -> int:
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=30):
+                self.stop()
+                raise RuntimeError(f"server {self.name} did not start")
+        line = self.process.stdout.readline()
+        if not line.startswith("port "):
+            self.stop()
+            raise RuntimeError(f"server {self.name} did not start: {line!r}")
+        return int(line.split()[1])
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def servers(
+    config: Config, names: tuple[str, ...] = SERVERS, profile: str | None = None
+) -> Iterator[dict[str, Server]]:
+    """Start the servers; `profile` runs Swill's under cProfile and writes its stats there."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pin = config.pin and len(cpus) >= 2
+    if pin:
+        os.sched_setaffinity(0, {cpus[0]})  # the load generator on one core, the servers on another
+    started: dict[str, Server] = {}
+    try:
+        for name in names:
+            started[name] = Server(
+                name,
+                config,
+                cpu=cpus[1] if pin else None,
+                profile=profile if name == "swill" else None,
+            )
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+        if pin:
+            os.sched_setaffinity(0, set(cpus))
+
+
+# The load generator.
+
+
+class Ids:
+    """Strictly increasing call ids for one connection."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self) -> int:
+        self.last += 1
+        return self.last
+
+
+async def _open(url: str) -> ClientConnection:
+    ws = await connect(
+        url,
+        subprotocols=[Subprotocol("swill.v1")],
+        compression=None,
+        max_size=None,
+        ping_interval=None,
+        user_agent_header=None,
+        proxy=None,
+    )
+    hello = _decode(await ws.recv(decode=False))
+    if hello[0] != 8:
+        raise RuntimeError(f"expected HELLO, got {hello!r}")
+    return ws
+
+
+def _expect(frame: list[Any], type_: int, id: int) -> None:
+    if frame[0] != type_ or frame[1] != id:
+        raise RuntimeError(f"expected frame type {type_} for call {id}, got {frame!r}"[:300])
+
+
+async def latency(ws: ClientConnection, ids: Ids, n: int) -> list[float]:
+    """`n` sequential unary calls; each one's time in seconds."""
+    times = []
+    clock = time.perf_counter
+    for i in range(n):
+        id = ids.next()
+        start = clock()
+        await ws.send(_encode([0, id, "add", None, None, [i, 1]]))
+        frame = _decode(await ws.recv(decode=False))
+        times.append(clock() - start)
+        _expect(frame, 6, id)
+        if frame[2] != i + 1:
+            raise RuntimeError(f"add({i}, 1) returned {frame[2]!r}")
+    return times
+
+
+async def pipelined(ws: ClientConnection, ids: Ids, n: int, in_flight: int) -> float:
+    """`n` unary calls with `in_flight` of them open at a time; the seconds they took."""
+    start = time.perf_counter()
+    open_calls: set[int] = set()
+    sent = 0
+    for _ in range(min(in_flight, n)):
+        id = ids.next()
+        open_calls.add(id)
+        await ws.send(_encode([0, id, "add", None, None, [id, 1]]))
+        sent += 1
+    while open_calls:
+        frame = _decode(await ws.recv(decode=False))
+        if frame[0] != 6 or frame[1] not in open_calls or frame[2] != frame[1] + 1:
+            raise RuntimeError(f"unexpected frame {frame!r}")
+        open_calls.remove(frame[1])
+        if sent < n:
+            id = ids.next()
+            open_calls.add(id)
+            await ws.send(_encode([0, id, "add", None, None, [id, 1]]))
+            sent += 1
+    return time.perf_counter() - start
+
+
+async def stream(ws: ClientConnection, ids: Ids, n: int, window: int) -> float:
+    """One server stream of `n` messages, granting credit in batches of half the window as it
+    consumes; the seconds it took."""
+    id = ids.next()
+    batch = max(1, window // 2)
+    consumed = 0
+    received = 0
+    start = time.perf_counter()
+    await ws.send(_encode([0, id, "count", None, {"window": window}, n]))
+    while True:
+        frame = _decode(await ws.recv(decode=False))
+        if frame[0] == 1 and frame[1] == id:
+            if frame[2] != received:
+                raise RuntimeError(f"stream out of order: {frame[2]} after {received - 1}")
+            received += 1
+            consumed += 1
+            if consumed >= batch and received < n:
+                await ws.send(_encode([7, id, consumed]))
+                consumed = 0
+            continue
+        _expect(frame, 3, id)
+        break
+    elapsed = time.perf_counter() - start
+    if received != n:
+        raise RuntimeError(f"stream ended after {received} of {n} messages")
+    return elapsed
+
+
+async def big(ws: ClientConnection, ids: Ids, n: int, size: int) -> list[float]:
+    """`n` sequential echoes of a `size`-byte payload; each one's time in seconds."""
+    payload = os.urandom(size)
+    times = []
+    for _ in range(n):
+        id = ids.next()
+        start = time.perf_counter()
+        await ws.send(_encode([0, id, "echo", None, None, payload]))
+        frame = _decode(await ws.recv(decode=False))
+        times.append(time.perf_counter() - start)
+        _expect(frame, 6, id)
+        if frame[2] != payload:
+            raise RuntimeError("echo returned a different payload")
+    return times
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+Measure = Callable[[ClientConnection, Ids], Awaitable[dict[str, float]]]
+
+
+def scenarios(config: Config) -> dict[str, Measure]:
+    """Each scenario: what it measures on one connection, as named figures."""
+
+    async def measure_latency(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+        times = await latency(ws, ids, config.latency_calls)
+        return {"p50_us": _percentile(times, 0.5) * 1e6, "p99_us": _percentile(times, 0.99) * 1e6}
+
+    async def measure_calls(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+        elapsed = await pipelined(ws, ids, config.calls, config.in_flight)
+        return {"calls_per_s": config.calls / elapsed, "count": config.calls}
+
+    async def measure_stream(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+        elapsed = await stream(ws, ids, config.stream_messages, config.window)
+        return {"messages_per_s": config.stream_messages / elapsed, "count": config.stream_messages}
+
+    async def measure_big(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+        times = await big(ws, ids, config.big_echoes, config.big_size)
+        p50 = _percentile(times, 0.5)
+        return {
+            "p50_ms": p50 * 1e3,
+            "mib_per_s": config.big_size / MiB / p50,
+            "count": config.big_echoes,
+        }
+
+    return {
+        "latency": measure_latency,
+        "calls": measure_calls,
+        "stream": measure_stream,
+        "big": measure_big,
+    }
+
+
+async def _measure(server: Server, measure: Measure) -> dict[str, float]:
+    ws = await _open(server.url)
+    try:
+        ids = Ids()
+        await latency(ws, ids, 20)  # warm this connection up
+        cpu = server.cpu_seconds()
+        client_cpu = time.process_time()
+        wall = time.perf_counter()
+        figures = await measure(ws, ids)
+        wall = time.perf_counter() - wall
+        figures["server_cpu_s"] = server.cpu_seconds() - cpu
+        figures["client_cpu_share"] = (time.process_time() - client_cpu) / wall
+        return figures
+    finally:
+        await ws.close()
+
+
+Results = dict[str, dict[str, list[dict[str, float]]]]
+"""scenario → server → one dict of figures per round."""
+
+
+async def _warm_up(running: dict[str, Server], config: Config, only: tuple[str, ...]) -> None:
+    warm = dataclasses.replace(config, latency_calls=200, calls=2000, stream_messages=2000, big_echoes=2)
+    for name, measure in scenarios(warm).items():
+        if not only or name in only:
+            for server in running.values():
+                await _measure(server, measure)
+
+
+async def run_rounds(running: dict[str, Server], config: Config, only: tuple[str, ...] = ()) -> Results:
+    """Warm up, then run the scenarios (`only` these, if given) on every server, rounds
+    interleaved, the order of the servers alternating."""
+    await _warm_up(running, config, only)
+    chosen = {name: m for name, m in scenarios(config).items() if not only or name in only}
+    results: Results = {name: {server: [] for server in running} for name in chosen}
+    order = list(running.values())
+    for round_ in range(config.rounds):
+        for name, measure in chosen.items():
+            for server in order if round_ % 2 == 0 else reversed(order):
+                results[name][server.name].append(await _measure(server, measure))
+    return results
+
+
+def _loop_factory(config: Config) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if config.loop in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            return None
+        return uvloop.new_event_loop
+    return None
+
+
+def run(config: Config, only: tuple[str, ...] = (), profile: str | None = None) -> Results:
+    """Start both servers, run the rounds, stop them."""
+    with servers(config, profile=profile) as running:
+        with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
+            return runner.run(run_rounds(running, config, only))
+
+
+# The table.
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    label: str
+    scenario: str
+    figure: str
+    higher_is_better: bool
+    target: float | None = None  # the Swill/bare ratio to reach
+    per: str | None = None  # divide the server CPU by this figure instead: CPU per unit
+
+
+def rows(config: Config) -> list[Row]:
+    window = f"window {config.window}, credit granted every {max(1, config.window // 2)} consumed"
+    big = f"{config.big_size // MiB} MiB" if config.big_size >= MiB else f"{config.big_size // 1024} KiB"
+    return [
+        Row("unary latency p50, sequential (µs)", "latency", "p50_us", False, 1.3),
+        Row("unary latency p99, sequential (µs)", "latency", "p99_us", False),
+        Row(
+            f"unary calls/s, {config.in_flight} in flight on 1 connection",
+            "calls",
+            "calls_per_s",
+            True,
+            0.7,
+        ),
+        Row(f"server-stream messages/s ({window})", "stream", "messages_per_s", True, 0.7),
+        Row(f"{big} echo, time per call p50 (ms)", "big", "p50_ms", False),
+        Row(f"{big} echo, payload MiB/s", "big", "mib_per_s", True),
+        Row(
+            f"server CPU per call, {config.in_flight} in flight (µs)",
+            "calls",
+            "server_cpu_s",
+            False,
+            per="count",
+        ),
+        Row("server CPU per stream message (µs)", "stream", "server_cpu_s", False, per="count"),
+        Row(f"server CPU per {big} echo (ms)", "big", "server_cpu_s", False, per="count"),
+    ]
+
+
+def _value(row: Row, rounds: list[dict[str, float]]) -> float:
+    if row.per is None:
+        return statistics.median(r[row.figure] for r in rounds)
+    scale = 1e3 if row.scenario == "big" else 1e6
+    return statistics.median(r[row.figure] / r[row.per] * scale for r in rounds)
+
+
+def _format(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def render_table(results: Results, config: Config) -> str:
+    """The figures as a Markdown table: medians over the rounds, Swill/bare ratios, targets."""
+    lines = [
+        "| metric | Swill | bare | Swill / bare | target | met |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row in rows(config):
+        per_server = results.get(row.scenario)
+        if not per_server:
+            continue
+        swill_value = _value(row, per_server["swill"])
+        bare_value = _value(row, per_server["bare"])
+        ratio = f"{swill_value / bare_value:.2f}x" if bare_value else "-"
+        target, met = "", ""
+        if row.target is not None and bare_value:
+            target = f"{'≥' if row.higher_is_better else '≤'} {row.target}x"
+            ratio_value = swill_value / bare_value
+            ok = ratio_value >= row.target if row.higher_is_better else ratio_value <= row.target
+            met = "yes" if ok else "**no**"
+        cells = [row.label, _format(swill_value), _format(bare_value), ratio, target, met]
+        lines.append(f"| {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def render_notes(results: Results, config: Config) -> str:
+    """How the run was set up, and how busy the load generator was."""
+    import swill
+
+    busy = {
+        name: max(statistics.median(r["client_cpu_share"] for r in rounds) for rounds in per_server.values())
+        for name, per_server in results.items()
+    }
+    loop = "uvloop" if _loop_factory(config) is not None else "asyncio"
+    pinned = ", load generator and servers pinned to separate cores" if config.pin else ""
+    return "\n".join(
+        [
+            f"- {config.rounds} interleaved rounds, medians; each measurement on a fresh connection after a warm-up.",
+            f"- Python {platform.python_version()}, uvicorn {uvicorn.__version__} "
+            f"(loop {config.loop}, ws {config.ws}, http {config.http}), websockets "
+            f"{version('websockets')}, msgspec {msgspec.__version__}; client loop {loop}; "
+            f"{os.cpu_count()} CPUs{pinned}.",
+            f"- Swill from {Path(swill.__file__).parent}.",
+            f"- Sizes: {config.latency_calls} sequential calls, {config.calls} calls "
+            f"{config.in_flight} in flight, {config.stream_messages} stream messages, "
+            f"{config.big_echoes} echoes of {config.big_size} bytes.",
+            "- The bare endpoint decodes each frame with msgspec and encodes the reply; it ignores "
+            "flow control (CREDIT frames are decoded and dropped).",
+            "- Load generator CPU share (median, the busier server): "
+            + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
+            + " (near 100% means the client, not the server, set the pace).",
+        ]
+    )
+
+
+def render_rounds(results: Results) -> str:
+    lines = []
+    for name, per_server in results.items():
+        for server, rounds in per_server.items():
+            shown = "; ".join(", ".join(f"{k}={v:.4g}" for k, v in r.items() if k != "count") for r in rounds)
+            lines.append(f"- {name} / {server}: {shown}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark Swill's server against a bare Starlette endpoint.")
+    defaults = Config()
+    parser.add_argument("--rounds", type=int, default=defaults.rounds)
+    parser.add_argument("--latency-calls", type=int, default=defaults.latency_calls)
+    parser.add_argument("--calls", type=int, default=defaults.calls)
+    parser.add_argument("--in-flight", type=int, default=defaults.in_flight)
+    parser.add_argument("--stream-messages", type=int, default=defaults.stream_messages)
+    parser.add_argument("--window", type=int, default=defaults.window)
+    parser.add_argument("--big-echoes", type=int, default=defaults.big_echoes)
+    parser.add_argument("--big-size", type=int, default=defaults.big_size)
+    parser.add_argument("--loop", default=defaults.loop, help="uvicorn --loop, for both servers")
+    parser.add_argument("--ws", default=defaults.ws, help="uvicorn --ws, for both servers")
+    parser.add_argument("--http", default=defaults.http, help="uvicorn --http, for both servers")
+    parser.add_argument("--no-pin", action="store_true", help="don't pin client and servers to separate cores")
+    parser.add_argument("--quick", action="store_true", help="a tiny run that only checks the benchmark works")
+    parser.add_argument("--only", action="append", choices=["latency", "calls", "stream", "big"], default=[])
+    parser.add_argument("--profile", metavar="PATH", help="run Swill's server under cProfile, stats to PATH")
+    parser.add_argument("--verbose", action="store_true", help="also print every round's figures")
+    args = parser.parse_args(argv)
+    if args.quick:
+        config = dataclasses.replace(QUICK, loop=args.loop, ws=args.ws, http=args.http, pin=not args.no_pin)
+    else:
+        config = Config(
+            rounds=args.rounds,
+            latency_calls=args.latency_calls,
+            calls=args.calls,
+            in_flight=args.in_flight,
+            stream_messages=args.stream_messages,
+            window=args.window,
+            big_echoes=args.big_echoes,
+            big_size=args.big_size,
+            loop=args.loop,
+            ws=args.ws,
+            http=args.http,
+            pin=not args.no_pin,
+        )
+    started = time.perf_counter()
+    results = run(config, tuple(args.only), args.profile)
+    print(render_table(results, config))
+    print()
+    print(render_notes(results, config))
+    print(f"- Run time: {time.perf_counter() - started:.0f} s.")
+    if args.verbose:
+        print()
+        print(render_rounds(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
