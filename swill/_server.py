@@ -163,9 +163,10 @@ class ServerCall:
                 await self._send_error(request, error)
         finally:
             self._close_streams()
-            with anyio.CancelScope(shield=True):
-                await self._after_request(request, error)
-                self.connection.call_done(self)
+            if self.hooks.after_request:
+                with anyio.CancelScope(shield=True):
+                    await self._after_request(request, error)
+            self.connection.call_done(self)
             if access_logger.isEnabledFor(logging.INFO):
                 self._log_access(error, time.perf_counter() - started)
 
@@ -292,6 +293,8 @@ class ServerCall:
     async def _leading(self, request: _BaseRequest) -> dict[str, Any] | None:
         """Run the leading-metadata chain (once) and return what to send, `None` for nothing."""
         self._leading_done = True
+        if self.response is None and not self.hooks.before_leading_metadata:
+            return None
         metadata: dict[str, Any] = self.response.leading_metadata if self.response else Metadata()
         if self.hooks.before_leading_metadata:
             metadata = await run_chain(self.hooks.before_leading_metadata, request, metadata)
@@ -310,8 +313,10 @@ class ServerCall:
             self.connection.protocol.send_metadata(self.id, metadata)
             await self.connection.flush()
 
-    async def _trailing(self, request: _BaseRequest, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _trailing(self, request: _BaseRequest, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
         self._trailing_done = True
+        if self.response is None and not extra and not self.hooks.before_trailing_metadata:
+            return None
         metadata: dict[str, Any] = self.response.trailing_metadata if self.response else Metadata()
         if extra:
             metadata = {**metadata, **extra}
@@ -367,18 +372,17 @@ class ServerCall:
         protocol = self.connection.protocol
         if self.id not in protocol.calls:
             return  # the call already ended
+        trailing: dict[str, Any] | None = None
         try:
             if not self._leading_done:
                 leading = await self._leading(request)
                 if leading:
                     protocol.send_metadata(self.id, leading)
-            if self._trailing_done:
-                trailing = error.metadata or {}
-            else:
+            if not self._trailing_done:
                 trailing = await self._trailing(request, error.metadata)
         except Exception as exc:
             error = await self._map_error(request, exc)
-            trailing = error.metadata or {}
+            trailing = None
         protocol.send_error(self.id, error, trailing)
         await self.connection.flush()
 
