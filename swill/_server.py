@@ -16,6 +16,7 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import math
@@ -42,11 +43,20 @@ if TYPE_CHECKING:
     from ._protocol import CallOpened
     from ._request import _BaseRequest
 
-__all__ = ["ServerCall"]
+__all__ = ["ServerCall", "current_deadline"]
 
 logger: Final = logging.getLogger("swill")
 access_logger: Final = logging.getLogger("swill.access")
 _END: Final = object()
+
+current_deadline: Final[contextvars.ContextVar[float | None]] = contextvars.ContextVar(
+    "swill.current_deadline", default=None
+)
+"""The deadline (`time.monotonic()`) of the call whose handler runs in this context, if any.
+
+Set for each call's task; `swill.Client` reads it so that calls a handler makes inherit its
+remaining time.
+"""
 
 
 class ServerCall:
@@ -143,6 +153,7 @@ class ServerCall:
     # The task.
 
     async def run(self) -> None:
+        current_deadline.set(self.deadline)
         started = time.perf_counter()
         request = self.request
         error: Error | None = None
