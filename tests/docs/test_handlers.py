@@ -1,0 +1,123 @@
+"""examples/handlers.py, as docs/handlers.md describes it."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import anyio
+import pytest
+
+from examples import handlers
+
+from .conftest import RawClient, open_raw
+
+
+@pytest.fixture
+def url(serve: Callable[..., str]) -> str:
+    return serve(handlers.app)
+
+
+async def test_the_four_kinds(url: str) -> None:
+    async with open_raw(url) as client:
+        await client.send([0, 1, "add", None, None, [2, 3]])
+        assert await client.until_end(1) == [[6, 1, 5, None, None]]
+
+        await client.send([0, 2, "countdown", None, None, 3])
+        assert await client.until_end(2) == [[1, 2, 3], [1, 2, 2], [1, 2, 1], [3, 2, None]]
+
+        await client.send([0, 3, "average", None, None, 1.0], [1, 3, 2.0], [1, 3, 6.0], [3, 3])
+        assert (await client.until_end(3))[-1] == [6, 3, 3.0, None, None]
+
+        await client.send([0, 4, "text.upper"], [1, 4, "hi"])
+        assert await client.recv_for(4, credit=False) == [1, 4, "HI"]
+        await client.send([1, 4, "there"])
+        assert await client.recv_for(4, credit=False) == [1, 4, "THERE"]
+        await client.send([3, 4])
+        assert await client.recv_for(4, credit=False) == [3, 4, None]
+
+
+async def test_def_handlers_run_in_threads(url: str) -> None:
+    async with open_raw(url) as client:
+        await client.send([0, 1, "sha256", None, None, b"swill"])
+        assert await client.until_end(1) == [[6, 1, hashlib.sha256(b"swill").hexdigest(), None, None]]
+
+        await client.send([0, 2, "words", None, None, "one two  three"])
+        assert await client.until_end(2) == [[1, 2, "one"], [1, 2, "two"], [1, 2, "three"], [3, 2, None]]
+
+        await client.send([0, 3, "crunch", None, None, 4])
+        assert await client.until_end(3) == [[6, 3, 0 + 1 + 4 + 9, None, None]]
+
+
+class _Signal(logging.Handler):
+    """Sets `seen` when a record containing `text` is logged."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = threading.Event()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if self.text in message:
+            self.messages.append(message)
+            self.seen.set()
+
+
+@pytest.fixture
+def crunch_log() -> Iterator[_Signal]:
+    signal = _Signal("crunch stopped")
+    handlers.log.addHandler(signal)
+    handlers.log.setLevel(logging.INFO)
+    try:
+        yield signal
+    finally:
+        handlers.log.removeHandler(signal)
+        handlers.log.setLevel(logging.NOTSET)
+
+
+async def test_a_deadline_stops_a_thread_that_checks_cancelled(url: str, crunch_log: _Signal) -> None:
+    async with open_raw(url) as client:
+        await client.send([0, 1, "crunch", None, {"timeout": 50}, 10**12])
+        [error] = await client.until_end(1)
+        assert error[:3] == [5, 1, "DEADLINE_EXCEEDED"]
+    # Without the `request.cancelled` check the loop would run for hours.
+    assert await anyio.to_thread.run_sync(crunch_log.seen.wait, 10)
+
+
+async def test_a_deadline_cancels_an_async_handler(url: str) -> None:
+    async with open_raw(url) as client:
+        await client.send([0, 1, "wait", None, {"timeout": 50}, 3600.0])
+        [error] = await client.until_end(1)
+        assert error[:3] == [5, 1, "DEADLINE_EXCEEDED"]
+        await client.send([0, 2, "wait", None, {"timeout": 5000}, 0.0])
+        assert await client.until_end(2) == [[6, 2, "done", None, None]]
+
+
+async def post(poster: RawClient, id: int, note: str) -> int:
+    """Post a note on call `id`; returns how many watchers got it."""
+    await poster.send([0, id, "post", None, None, note])
+    [[kind, _, delivered, *_]] = await poster.until_end(id)
+    assert kind == 6
+    return int(delivered)
+
+
+async def test_cancelling_a_stream_runs_its_finally(url: str) -> None:
+    ids = itertools.count(1)
+    async with open_raw(url) as watcher, open_raw(url) as poster:
+        await watcher.send([0, 1, "watch", None, None, None])
+        with anyio.fail_after(5):  # the watcher is registered once its handler started
+            while await post(poster, next(ids), "hello") == 0:
+                pass
+        assert await watcher.recv_for(1, credit=False) == [1, 1, "hello"]
+
+        await watcher.send([4, 1, "bye"])  # CLOSE
+        with anyio.fail_after(5):  # its `finally` unregisters it
+            while await post(poster, next(ids), "anyone?") == 1:
+                pass
+        await watcher.nothing_for(1)
+        assert handlers.watchers == set()
