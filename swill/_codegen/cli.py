@@ -1,0 +1,72 @@
+"""`swill codegen typescript|python TARGET -o FILE` and `swill docs TARGET -o FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .document import load_document
+from .markdown import generate_markdown
+from .python import generate_python
+from .typescript import generate_typescript
+
+__all__ = ["add_subcommands", "run"]
+
+_GENERATORS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "typescript": generate_typescript,
+    "python": generate_python,
+    "docs": generate_markdown,
+}
+_TARGET_HELP = "a server's WebSocket URL (ws://host:port/ws) or an app as module:attribute"
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `codegen` (with `typescript` and `python`) and `docs` to the `swill` command.
+
+    Each parser sets `func`, called with the parsed arguments; it returns the exit status.
+
+    Args:
+        subparsers: What `parser.add_subparsers()` returned.
+    """
+    codegen = subparsers.add_parser(
+        "codegen",
+        help="generate a typed client from swill.introspect",
+        description="Generate a typed client module from a server's swill.introspect document.",
+    )
+    languages = codegen.add_subparsers(dest="language", required=True, metavar="LANGUAGE")
+    for language, what in (
+        ("typescript", "a TypeScript module over @swill/client"),
+        ("python", "a Python module over swill.Client"),
+    ):
+        parser = languages.add_parser(language, help=what, description=f"Write {what}.")
+        _target_arguments(parser, language)
+    docs = subparsers.add_parser(
+        "docs",
+        help="generate a Markdown API reference",
+        description="Write a Markdown reference of every rpc and type a server serves.",
+    )
+    _target_arguments(docs, "docs")
+
+
+def _target_arguments(parser: argparse.ArgumentParser, generator: str) -> None:
+    parser.add_argument("target", metavar="URL|module:app", help=_TARGET_HELP)
+    parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
+    parser.set_defaults(func=run, generator=generator)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the document, generate, write. Returns the exit status."""
+    try:
+        document = load_document(args.target)
+    except Exception as exc:
+        print(f"swill: can't read {args.target}: {exc}", file=sys.stderr)
+        return 1
+    text = _GENERATORS[args.generator](document)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    return 0
