@@ -28,6 +28,8 @@ async def get_user(request: swill.Request[int]) -> str:
             data={"id": request.data},
             metadata={"retryable": False},
         ) from None
+
+
 # --8<-- [end:raise]
 
 
@@ -65,6 +67,8 @@ def out_of_stock(request: swill.Request[Order], exc: OutOfStock) -> swill.Error:
 async def not_found(request: swill.Request[Order], exc: LookupError) -> swill.Error:
     # KeyError is a LookupError: the nearest handler along the exception's MRO wins.
     return swill.Error(swill.Code.NOT_FOUND, f"no such item: {exc}")
+
+
 # --8<-- [end:map]
 
 

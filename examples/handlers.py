@@ -48,6 +48,8 @@ async def upper(request: swill.StreamingRequest[str]) -> AsyncIterator[str]:
     """Bidirectional: each line back in capitals as soon as it arrives."""
     async for line in request:
         yield line.upper()
+
+
 # --8<-- [end:kinds]
 
 
@@ -74,6 +76,8 @@ def crunch(request: swill.Request[int]) -> int:
             break
         total += i * i
     return total
+
+
 # --8<-- [end:threads]
 
 
@@ -114,4 +118,6 @@ async def post(request: swill.Request[str]) -> int:
         except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass  # a watcher that is behind, or leaving, misses this note
     return delivered
+
+
 # --8<-- [end:cancel]

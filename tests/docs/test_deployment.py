@@ -11,7 +11,7 @@ import swill
 from examples import deployment
 from tests.conftest import LiveServer, decode, encode
 
-from .conftest import open_raw
+from .conftest import LogWatch, open_raw
 
 
 @pytest.fixture
@@ -76,3 +76,21 @@ async def test_max_message_size_fails_a_call_ws_max_size_closes_the_connection(
             while True:
                 decode(await client.ws.recv())
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+async def test_access_and_connection_records(serve: Callable[..., str], watch_log: Callable[[str], LogWatch]) -> None:
+    access_log, connection_log = watch_log("swill.access"), watch_log("swill.connection")
+    async with open_raw(serve(deployment.app)) as client:
+        await client.send([0, 1, "ticks", None, {"window": 16}, 0.0])
+        assert len(await client.until_end(1)) == 11
+        connection_id = next(iter(deployment.app.connections)).id
+    await connection_log.wait_for(lambda records: len(records) == 2)
+    [access] = access_log.records
+    assert access.getMessage().startswith(f'{connection_id} "ticks" OK ')
+    expected = {"rpc": "ticks", "call_id": 1, "connection_id": connection_id, "code": "OK"}
+    expected |= {"messages_in": 1, "messages_out": 10}
+    assert {key: access.__dict__[key] for key in expected} == expected
+    for key in ("duration", "bytes_in", "bytes_out", "credit_wait"):
+        assert access.__dict__[key] >= 0
+    events = [r.__dict__["event"] for r in connection_log.records]
+    assert events == ["open", "close"]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import anyio
 import pytest
 
 from examples import handlers
 
-from .conftest import RawClient, open_raw
+from .conftest import LogWatch, RawClient, open_raw
 
 
 @pytest.fixture
@@ -52,41 +50,14 @@ async def test_def_handlers_run_in_threads(url: str) -> None:
         assert await client.until_end(3) == [[6, 3, 0 + 1 + 4 + 9, None, None]]
 
 
-class _Signal(logging.Handler):
-    """Sets `seen` when a record containing `text` is logged."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-        self.seen = threading.Event()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if self.text in message:
-            self.messages.append(message)
-            self.seen.set()
-
-
-@pytest.fixture
-def crunch_log() -> Iterator[_Signal]:
-    signal = _Signal("crunch stopped")
-    handlers.log.addHandler(signal)
-    handlers.log.setLevel(logging.INFO)
-    try:
-        yield signal
-    finally:
-        handlers.log.removeHandler(signal)
-        handlers.log.setLevel(logging.NOTSET)
-
-
-async def test_a_deadline_stops_a_thread_that_checks_cancelled(url: str, crunch_log: _Signal) -> None:
+async def test_a_deadline_stops_a_thread_that_checks_cancelled(url: str, watch_log: Callable[[str], LogWatch]) -> None:
+    log = watch_log(handlers.log.name)
     async with open_raw(url) as client:
         await client.send([0, 1, "crunch", None, {"timeout": 50}, 10**12])
         [error] = await client.until_end(1)
         assert error[:3] == [5, 1, "DEADLINE_EXCEEDED"]
     # Without the `request.cancelled` check the loop would run for hours.
-    assert await anyio.to_thread.run_sync(crunch_log.seen.wait, 10)
+    await log.wait_for(lambda records: any("crunch stopped" in r.getMessage() for r in records))
 
 
 async def test_a_deadline_cancels_an_async_handler(url: str) -> None:

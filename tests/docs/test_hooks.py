@@ -3,10 +3,9 @@ examples/hooks.py does what the page says."""
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 import swill
 from examples import hooks
 
-from .conftest import RawClient, open_raw
+from .conftest import LogWatch, RawClient, open_raw
 
 PAGE = Path(__file__).parents[2] / "docs" / "hooks.md"
 HOOK = re.compile(r"\b((?:before|after)_[a-z_]+)\b")
@@ -189,34 +188,8 @@ def test_every_timeline_is_tested() -> None:
 # examples/hooks.py
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-        self.logged = threading.Semaphore(0)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-        self.logged.release()
-
-    async def wait_for(self, n: int) -> None:
-        for _ in range(n):
-            assert await anyio.to_thread.run_sync(self.logged.acquire, True, 5)
-
-
-@pytest.fixture
-def hooks_log() -> Iterator[_Records]:
-    records = _Records()
-    hooks.log.addHandler(records)
-    hooks.log.setLevel(logging.INFO)
-    try:
-        yield records
-    finally:
-        hooks.log.removeHandler(records)
-        hooks.log.setLevel(logging.NOTSET)
-
-
-async def test_example_times_logs_and_rewrites(serve: Callable[..., str], hooks_log: _Records) -> None:
+async def test_example_times_logs_and_rewrites(serve: Callable[..., str], watch_log: Callable[[str], LogWatch]) -> None:
+    log = watch_log(hooks.log.name)
     async with open_raw(serve(hooks.app)) as client:
         await client.send([0, 1, "metadata", {"Client-Version": 2, "X-Trace": "t"}, None, None])
         [[kind, _, data, leading, trailing]] = await client.until_end(1)
@@ -232,8 +205,8 @@ async def test_example_times_logs_and_rewrites(serve: Callable[..., str], hooks_
         [error] = await client.until_end(3)
         assert error[:4] == [5, 3, "FAILED_PRECONDITION", "please upgrade your client"]
         assert set(error[5]) == {"server-ms"}
-    await hooks_log.wait_for(3)
-    assert [message.split()[:2] for message in hooks_log.messages] == [
+    await log.wait_for(lambda records: len(records) == 3)
+    assert [message.split()[:2] for message in log.messages()] == [
         ["metadata", "OK"],
         ["repeat", "OK"],
         ["metadata", "FAILED_PRECONDITION"],
