@@ -1,0 +1,463 @@
+"""`Client`: calls over one shared connection, opened when needed and reopened after GOAWAY.
+
+Rules:
+
+1. One connection at a time takes new calls. It opens on the first call (or `connect()`), and
+   again after GOAWAY or a lost connection; calls still open on a connection that got GOAWAY
+   finish there. A connection closed with a 44xx code is a refusal: the client does not reconnect,
+   and every later call raises the refusal's error.
+2. Failed connection attempts back off: each call makes at most one attempt, after waiting out
+   the delay the previous failures earned (within its own deadline).
+3. A call's deadline is its `timeout=`, else the remaining time of the Swill handler it is made
+   from (deadline propagation), capped by the client's default `timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, overload
+
+from .._errors import Code, Error
+from .._frames import NO_DATA
+from .._protocol import SUBPROTOCOL
+from .._server import current_deadline
+from ._call import Call, decoder_for
+from ._connection import Connection
+from ._transport import AsyncTransport, TransportError, WebSocketTransport
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["DEFAULT_WINDOW", "UNSET", "Client", "retry_delay"]
+
+T = TypeVar("T")
+
+DEFAULT_WINDOW: Final = 32
+"""Messages of a streamed response the server may send ahead of the application."""
+
+
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""Marks an argument left out, where `None` means something (`timeout=None`: no deadline)."""
+
+
+def retry_delay(attempt: int, initial: float = 0.1, maximum: float = 5.0) -> float:
+    """Seconds to wait before connection attempt number `attempt` (1 after one failure).
+
+    Exponential with jitter: about `initial * 2 ** (attempt - 1)`, at most `maximum`; 0 for
+    attempt 0.
+    """
+    if attempt <= 0:
+        return 0.0
+    delay: float = min(maximum, initial * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    return delay
+
+
+class Client:
+    """A Swill client: many concurrent calls over one WebSocket connection.
+
+    Safe to share between tasks of one event loop. Use it as an async context manager, or call
+    `aclose()` when done.
+
+    ```python
+    async with swill.Client("ws://localhost:8000/ws") as client:
+        assert await client.call("add", (1, 2)) == 3
+    ```
+
+    Args:
+        url: The server's WebSocket endpoint, e.g. `"ws://localhost:8000/ws"`.
+        metadata: Client metadata sent with every call; a call's own `metadata=` adds to it.
+        headers: Extra HTTP headers for the WebSocket handshake (e.g. `Authorization`).
+        timeout: The default deadline of each call, in seconds (`None`: none).
+        window: The default flow-control window for streamed responses, in messages: the server
+            sends at most this many messages ahead of the application (`None`: no limit).
+        keepalive: Send a PING frame this often, in seconds, and drop the connection when its
+            PONG does not come back within as long (`None`: no PINGs from the client).
+        connect_timeout: Seconds allowed to open a connection and receive HELLO.
+        max_size: The largest message accepted from the server, in bytes (`None`: no limit).
+        transport: How to reach the server (default: `WebSocketTransport()`).
+        reconnect_delay: The first delay, in seconds, after a failed connection attempt; it
+            doubles with each failure, up to `max_reconnect_delay`.
+        max_reconnect_delay: The longest delay between connection attempts.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        window: int | None = DEFAULT_WINDOW,
+        keepalive: float | None = None,
+        connect_timeout: float = 10.0,
+        max_size: int | None = 16 << 20,
+        transport: AsyncTransport | None = None,
+        reconnect_delay: float = 0.1,
+        max_reconnect_delay: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.headers: dict[str, str] = dict(headers or {})
+        self.timeout = timeout
+        self.window = _check_window(window)
+        self.keepalive = keepalive
+        self.connect_timeout = connect_timeout
+        self.max_size = max_size
+        self.transport = transport if transport is not None else WebSocketTransport(open_timeout=connect_timeout)
+        self.reconnect_delay = reconnect_delay
+        self.max_reconnect_delay = max_reconnect_delay
+        self._conn: Connection | None = None
+        self._connections: set[Connection] = set()
+        self._connecting: asyncio.Task[Connection] | None = None
+        self._failures = 0
+        self._next_attempt = 0.0
+        self._refused: Error | None = None
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"<Client {self.url}>"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def server_settings(self) -> dict[str, Any] | None:
+        """The settings of the current connection's HELLO; `None` when not connected."""
+        conn = self._conn
+        return conn.protocol.hello if conn is not None else None
+
+    # Calls.
+
+    @overload
+    async def call(
+        self,
+        rpc: str,
+        data: Any = None,
+        *,
+        response_type: type[T],
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109
+    ) -> T: ...
+
+    @overload
+    async def call(
+        self,
+        rpc: str,
+        data: Any = None,
+        *,
+        response_type: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109
+    ) -> Any: ...
+
+    async def call(
+        self,
+        rpc: str,
+        data: Any = None,
+        *,
+        response_type: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109
+    ) -> Any:
+        """Call an rpc that takes one message and returns one; return the response.
+
+        Args:
+            rpc: The rpc name, e.g. `"users.get"`.
+            data: The request message (`None` is sent as `nil`).
+            response_type: Decode the response into this type (msgspec types, with their
+                constraints); by default it comes as plain Python values.
+            metadata: Client metadata for this call, added to the client's.
+            timeout: Seconds until the call's deadline, sent to the server (as whole
+                milliseconds, rounded up) and enforced here too. `None`: no deadline. Left out:
+                the remaining time of the Swill handler this call is made from, if any, capped
+                by the client's `timeout`.
+
+        Raises:
+            swill.Error: The call failed: the server's error, `DEADLINE_EXCEEDED`, `CANCELLED`,
+                `UNAVAILABLE` when the server can't be reached or the connection was lost,
+                `RESOURCE_EXHAUSTED` for a request larger than the server accepts.
+        """
+        call: Call[Any] = self._new_call(rpc, data, metadata, timeout, None, response_type)
+        return await call.result()
+
+    @overload
+    def stream(
+        self,
+        rpc: str,
+        data: Any = None,
+        *,
+        response_type: type[T],
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,
+        window: int | _Unset | None = UNSET,
+    ) -> Call[T]: ...
+
+    @overload
+    def stream(
+        self,
+        rpc: str,
+        data: Any = None,
+        *,
+        response_type: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,
+        window: int | _Unset | None = UNSET,
+    ) -> Call[Any]: ...
+
+    def stream(
+        self,
+        rpc: str,
+        data: Any = None,
+        *,
+        response_type: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,
+        window: int | _Unset | None = UNSET,
+    ) -> Call[Any]:
+        """Call an rpc that streams its response: `async for message in client.stream(...)`.
+
+        The REQUEST goes out when iteration starts. Leaving the loop early cancels the call.
+        Arguments as for `call`, and:
+
+        Args:
+            window: The flow-control window for this call (default: the client's).
+        """
+        return self._new_call(rpc, data, metadata, timeout, window, response_type)
+
+    @overload
+    async def open(
+        self,
+        rpc: str,
+        data: Any = NO_DATA,
+        *,
+        response_type: type[T],
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109
+        window: int | _Unset | None = UNSET,
+    ) -> Call[T]: ...
+
+    @overload
+    async def open(
+        self,
+        rpc: str,
+        data: Any = NO_DATA,
+        *,
+        response_type: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109
+        window: int | _Unset | None = UNSET,
+    ) -> Call[Any]: ...
+
+    async def open(
+        self,
+        rpc: str,
+        data: Any = NO_DATA,
+        *,
+        response_type: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | _Unset | None = UNSET,  # noqa: ASYNC109
+        window: int | _Unset | None = UNSET,
+    ) -> Call[Any]:
+        """Open a call of any kind and return it once its REQUEST is on its way.
+
+        `data`, when given, is the request message (or the first message of a streamed
+        request); leave it out for a streamed request that starts empty. Then `send` and `end`
+        the request, and `result()` or `async for` the response. Arguments as for `stream`.
+
+        Raises:
+            swill.Error: The call could not start (see `call`).
+        """
+        call: Call[Any] = self._new_call(rpc, data, metadata, timeout, window, response_type)
+        await call._start()
+        return call
+
+    def _new_call(
+        self,
+        rpc: str,
+        data: Any,
+        metadata: Mapping[str, Any] | None,
+        timeout: float | _Unset | None,
+        window: int | _Unset | None,
+        response_type: Any,
+    ) -> Call[Any]:
+        if self.metadata:
+            merged: dict[str, Any] | None = {**self.metadata, **metadata} if metadata else self.metadata
+        else:
+            merged = dict(metadata) if metadata else None
+        return Call(
+            self,
+            rpc,
+            data,
+            metadata=merged,
+            deadline=self._deadline(timeout),
+            window=self.window if window is UNSET else _check_window(window),
+            decode=decoder_for(response_type),
+        )
+
+    def _deadline(self, timeout: float | _Unset | None) -> float | None:
+        """The call's deadline in event-loop time, or `None`."""
+        if timeout is UNSET:
+            seconds = self.timeout
+            inherited = current_deadline.get()
+            if inherited is not None:
+                remaining = inherited - time.monotonic()
+                seconds = remaining if seconds is None else min(seconds, remaining)
+        else:
+            seconds = timeout
+        if seconds is None:
+            return None
+        return asyncio.get_running_loop().time() + seconds
+
+    # Connections.
+
+    async def connect(self) -> None:
+        """Open a connection now rather than at the first call.
+
+        Raises:
+            swill.Error: `UNAVAILABLE` when the server can't be reached, or a refusal's code.
+        """
+        await self._connection()
+
+    async def ping(self, timeout: float | None = 10.0) -> float:  # noqa: ASYNC109
+        """Send a PING frame and wait for its PONG. Returns the round trip in seconds.
+
+        Raises:
+            swill.Error: `DEADLINE_EXCEEDED` when no PONG came within `timeout`; `UNAVAILABLE`
+                when the connection failed.
+        """
+        conn = await self._connection()
+        try:
+            return await conn.ping(timeout)
+        except TimeoutError:
+            raise Error(Code.DEADLINE_EXCEEDED, f"no PONG within {timeout} s") from None
+
+    async def aclose(self) -> None:
+        """Close the connections; calls still open fail with `CANCELLED`."""
+        self._closed = True
+        connecting = self._connecting
+        if connecting is not None:
+            connecting.cancel()
+            await asyncio.gather(connecting, return_exceptions=True)
+        for conn in list(self._connections):
+            await conn.close()
+        self._conn = None
+
+    async def _acquire(self, rpc: str, deadline: float | None) -> Connection:
+        """A connection with a call slot taken for the caller."""
+        if deadline is None:
+            return await self._take_slot()
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._take_slot()
+        except TimeoutError:
+            raise Error(Code.DEADLINE_EXCEEDED, f"the deadline of {rpc!r} passed before it could start") from None
+
+    async def _take_slot(self) -> Connection:
+        while True:
+            conn = await self._connection()
+            if await conn.acquire():
+                return conn
+
+    async def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is not None and conn.accepting:
+            return conn
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        if self._refused is not None:
+            error = self._refused
+            raise Error(error.code, error.message, error.data)
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError("a swill.Client belongs to the event loop it first ran in")
+        task = self._connecting
+        if task is None:
+            task = self._connecting = loop.create_task(self._connect(loop), name="swill client connect")
+            task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> Connection:
+        try:
+            delay = self._next_attempt - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                transport = await self.transport.connect(
+                    self.url, subprotocols=[SUBPROTOCOL], headers=self.headers, max_size=self.max_size
+                )
+            except TransportError as exc:
+                self._failed(loop)
+                raise Error(Code.UNAVAILABLE, f"can't connect to {self.url}: {exc}") from None
+            conn = Connection(transport, on_closed=self._closed_connection, on_goaway=self._goaway)
+            self._connections.add(conn)
+            try:
+                await conn.start(self.connect_timeout, self.keepalive)
+            except Error as error:
+                self._failed(loop)
+                if _refusal(conn.error):
+                    self._refused = conn.error
+                raise Error(error.code, error.message, error.data) from None
+            self._failures = 0
+            self._conn = conn
+            return conn
+        finally:
+            self._connecting = None
+
+    def _failed(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._failures += 1
+        self._next_attempt = loop.time() + retry_delay(
+            self._failures, self.reconnect_delay, self.max_reconnect_delay
+        )
+
+    def _goaway(self, conn: Connection) -> None:
+        if self._conn is conn:
+            self._conn = None
+
+    def _closed_connection(self, conn: Connection) -> None:
+        self._connections.discard(conn)
+        was_current = self._conn is conn
+        if was_current:
+            self._conn = None
+        if _refusal(conn.error):
+            self._refused = conn.error
+        elif was_current and not self._closed and conn.error is not None and conn.error.code is Code.UNAVAILABLE:
+            # Lost unexpectedly: the server may be restarting; don't hammer it.
+            self._failed(conn.loop)
+
+
+def _refusal(error: Error | None) -> bool:
+    if error is None or not isinstance(error.data, dict):
+        return False
+    code = error.data.get("close_code")
+    return isinstance(code, int) and 4400 <= code <= 4499
+
+
+def _retrieve(task: asyncio.Task[Connection]) -> None:
+    """Mark a connection attempt's exception as seen: each waiting call raises it itself."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _check_window(window: int | None) -> int | None:
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool) or window < 1):
+        raise ValueError(f"window must be a positive int or None, got {window!r}")
+    return window

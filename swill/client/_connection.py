@@ -1,0 +1,400 @@
+"""One WebSocket connection of a `Client`: the sans-I/O `ClientProtocol`, a reader, a writer.
+
+Rules:
+
+1. One reader task feeds every message to `ClientProtocol` and hands its events to the calls
+   without awaiting (the calls queue them); one writer task writes whatever the protocol has
+   queued, in order. Calls never write themselves, so a cancelled call can't cut another's frame.
+2. The connection waits for HELLO before it takes calls: the limits in it (message size, client
+   window, concurrent calls) apply from the first REQUEST.
+3. At most `max_concurrent_calls` (from HELLO) are open at once; more wait for a slot, in order.
+   After GOAWAY or a lost connection, waiters go back to the client for a new connection: nothing
+   was sent for them yet.
+4. A lost connection fails its open calls with `UNAVAILABLE`; a 44xx close (a refusal, PROTOCOL.md
+   section 6) fails them with the refusal's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from .._errors import Code, Error
+from .._protocol import (
+    CallFailed,
+    ClientProtocol,
+    CreditGranted,
+    EndOfStream,
+    ErrorReceived,
+    GoAwayReceived,
+    HelloReceived,
+    MessageReceived,
+    MetadataReceived,
+    PongReceived,
+    ResponseReceived,
+)
+from ._transport import TransportClosed, TransportConnection
+
+if TYPE_CHECKING:
+    from ._call import Call
+
+__all__ = ["REFUSAL_CODES", "Connection", "close_error"]
+
+logger: Final = logging.getLogger("swill.client")
+
+REFUSAL_CODES: Final = {
+    4400: Code.INVALID_ARGUMENT,
+    4401: Code.UNAUTHENTICATED,
+    4403: Code.PERMISSION_DENIED,
+    4404: Code.NOT_FOUND,
+    4429: Code.RESOURCE_EXHAUSTED,
+}
+"""What a 44xx close code says, as a `Code`; other 44xx codes are `UNKNOWN`."""
+
+CLOSE_TIMEOUT: Final = 5.0
+"""Seconds allowed for the closing handshake before the connection is dropped."""
+
+
+def close_error(code: int, reason: str) -> Error:
+    """The error for calls on a connection that closed with `code` and `reason`."""
+    if 4400 <= code <= 4499:
+        detail = f": {reason}" if reason else ""
+        return Error(
+            REFUSAL_CODES.get(code, Code.UNKNOWN),
+            f"the server refused the connection (close code {code}){detail}",
+            {"close_code": code},
+        )
+    if code == 1006:
+        return Error(Code.UNAVAILABLE, "the connection was lost", {"close_code": code})
+    detail = f", {reason}" if reason else ""
+    return Error(Code.UNAVAILABLE, f"the server closed the connection (code {code}{detail})", {"close_code": code})
+
+
+class Connection:
+    """One open connection and the calls on it.
+
+    Args:
+        transport: The open WebSocket.
+        on_closed: Called once when the connection closes, however it closes.
+        on_goaway: Called when the server sends GOAWAY.
+    """
+
+    def __init__(
+        self,
+        transport: TransportConnection,
+        *,
+        on_closed: Callable[[Connection], None],
+        on_goaway: Callable[[Connection], None],
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.transport = transport
+        self.protocol = ClientProtocol()
+        self.calls: dict[int, Call[Any]] = {}
+        self.accepting = True
+        self.closed = False
+        self.goaway = False
+        self.error: Error | None = None
+        self._on_closed = on_closed
+        self._on_goaway = on_goaway
+        self._free = 0
+        self._slot_waiters: deque[asyncio.Future[bool]] = deque()
+        self._wake = asyncio.Event()
+        self._sending = False
+        self._drained: asyncio.Future[None] | None = None
+        self._hello: asyncio.Future[None] = self.loop.create_future()
+        self._pings: dict[int, asyncio.Future[None]] = {}
+        self._nonce = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            MessageReceived: self._on_message,
+            ResponseReceived: self._on_response,
+            EndOfStream: self._on_end,
+            MetadataReceived: self._on_metadata,
+            ErrorReceived: self._on_error,
+            CallFailed: self._on_failed,
+            CreditGranted: self._on_credit,
+            HelloReceived: self._on_hello,
+            PongReceived: self._on_pong,
+            GoAwayReceived: self._on_goaway_frame,
+        }
+
+    async def start(self, hello_timeout: float | None, keepalive: float | None) -> None:
+        """Start reading and writing, and wait for HELLO.
+
+        Raises:
+            swill.Error: No HELLO within `hello_timeout` (`UNAVAILABLE`), or the connection closed
+                before it (a refusal's code, or `UNAVAILABLE`).
+        """
+        self._tasks.append(self.loop.create_task(self._read(), name="swill client reader"))
+        self._tasks.append(self.loop.create_task(self._write(), name="swill client writer"))
+        try:
+            async with asyncio.timeout(hello_timeout):
+                await asyncio.shield(self._hello)
+        except TimeoutError:
+            await self.close(1002, "no HELLO")
+            raise Error(Code.UNAVAILABLE, f"the server sent no HELLO within {hello_timeout} s") from None
+        except BaseException:
+            await self.close()
+            raise
+        if keepalive is not None:
+            self._tasks.append(self.loop.create_task(self._keepalive(keepalive), name="swill client keepalive"))
+
+    # Slots.
+
+    async def acquire(self) -> bool:
+        """Take a call slot, waiting for one if needed; False when the connection stopped
+        taking calls meanwhile (GOAWAY, closed)."""
+        if not self.accepting:
+            return False
+        if self._free > 0 and not self._slot_waiters:
+            self._free -= 1
+            return True
+        waiter: asyncio.Future[bool] = self.loop.create_future()
+        self._slot_waiters.append(waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                self.release()  # handed a slot just as the task was cancelled
+            else:
+                self._slot_waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to the first waiter, if any."""
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                return
+        self._free += 1
+
+    def _stop_accepting(self) -> None:
+        self.accepting = False
+        waiters, self._slot_waiters = self._slot_waiters, deque()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(False)
+
+    # Calls.
+
+    def opened(self, call: Call[Any]) -> None:
+        """A call's REQUEST was queued."""
+        assert call.id is not None
+        self.calls[call.id] = call
+        self._wake.set()
+
+    def closed_call(self, call: Call[Any]) -> None:
+        """A call's wire life ended: free its slot; a connection past GOAWAY closes when idle."""
+        if call.id is not None and self.calls.pop(call.id, None) is not None:
+            self.protocol.calls.pop(call.id, None)
+            if not self.closed:
+                self.release()
+        if not self.accepting and not self.calls and not self.closed:
+            self._tasks.append(self.loop.create_task(self.close(), name="swill client close"))
+
+    def send_data(self, id: int, message: Any) -> None:
+        self.protocol.send_data(id, message)
+        self._wake.set()
+
+    def send_end(self, id: int) -> None:
+        self.protocol.send_end(id)
+        self._wake.set()
+
+    def send_close(self, id: int, reason: str | None = None) -> None:
+        if not self.closed:
+            self.protocol.send_close(id, reason)
+            self._wake.set()
+
+    def grant(self, id: int, n: int) -> None:
+        if id in self.protocol.calls and not self.closed:
+            self.protocol.grant_credit(id, n)
+            self._wake.set()
+
+    async def drained(self) -> None:
+        """Wait while the writer is stuck on a slow socket, so that senders don't pile up frames."""
+        if self._sending:
+            if self._drained is None:
+                self._drained = self.loop.create_future()
+            await asyncio.shield(self._drained)
+
+    async def ping(self, wait: float | None) -> float:
+        """Send PING and wait for its PONG. Returns the round trip in seconds.
+
+        Raises:
+            TimeoutError: No PONG within `wait` seconds.
+            swill.Error: The connection closed meanwhile.
+        """
+        self._nonce += 1
+        nonce = self._nonce
+        pong = self._pings[nonce] = self.loop.create_future()
+        started = self.loop.time()
+        self.protocol.send_ping(nonce)
+        self._wake.set()
+        try:
+            async with asyncio.timeout(wait):
+                await pong
+        finally:
+            self._pings.pop(nonce, None)
+        return self.loop.time() - started
+
+    # Tasks.
+
+    async def _read(self) -> None:
+        receive = self.transport.receive
+        protocol = self.protocol
+        handlers = self._handlers
+        try:
+            while True:
+                message = await receive()
+                if isinstance(message, bytes):
+                    protocol.receive_data(message)
+                else:
+                    protocol.receive_text(message)
+                for event in protocol.events_received():
+                    handlers[type(event)](event)
+        except TransportClosed as exc:
+            self.lost(close_error(exc.code, exc.reason))
+        except Exception as exc:
+            logger.exception("the connection's reader failed")
+            self.lost(Error(Code.UNAVAILABLE, f"the connection failed: {exc!r}"))
+
+    async def _write(self) -> None:
+        wake = self._wake
+        take = self.protocol.data_to_send
+        send = self.transport.send
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                if self.closed:
+                    return
+                self._sending = True
+                for message in take():
+                    await send(message)
+                self._sending = False
+                drained, self._drained = self._drained, None
+                if drained is not None:
+                    drained.set_result(None)
+        except TransportClosed:
+            pass  # the reader sees the close and fails the calls
+        except Exception as exc:
+            logger.exception("the connection's writer failed")
+            self.abort(Error(Code.UNAVAILABLE, f"the connection failed: {exc!r}"))
+        finally:
+            self._sending = False
+            if self._drained is not None and not self._drained.done():
+                self._drained.set_result(None)
+
+    async def _keepalive(self, interval: float) -> None:
+        while not self.closed:
+            await asyncio.sleep(interval)
+            try:
+                await self.ping(interval)
+            except TimeoutError:
+                self.abort(Error(Code.UNAVAILABLE, f"no PONG within {interval} s: the connection is dead"))
+                return
+            except Error:
+                return
+
+    # Events from the protocol.
+
+    def _on_message(self, event: MessageReceived) -> None:
+        call = self.calls.get(event.id)
+        if call is not None:
+            call._on_data(event.data)
+
+    def _on_response(self, event: ResponseReceived) -> None:
+        call = self.calls.get(event.id)
+        if call is not None:
+            call._on_response(event.data, event.leading, event.trailing)
+
+    def _on_end(self, event: EndOfStream) -> None:
+        call = self.calls.get(event.id)
+        if call is not None:
+            call._on_end(event.metadata)
+
+    def _on_metadata(self, event: MetadataReceived) -> None:
+        call = self.calls.get(event.id)
+        if call is not None:
+            call._on_metadata(event.metadata)
+
+    def _on_error(self, event: ErrorReceived) -> None:
+        if event.id == 0:
+            logger.warning("the server reported a connection error: %s", event.error)
+            return
+        call = self.calls.get(event.id)
+        if call is not None:
+            call._on_error(event.error)
+
+    def _on_failed(self, event: CallFailed) -> None:
+        call = self.calls.get(event.id)
+        if call is not None:
+            logger.warning("call %s #%d: %s", call.rpc, event.id, event.error.message)
+            call._on_error(event.error)
+
+    def _on_credit(self, event: CreditGranted) -> None:
+        call = self.calls.get(event.id)
+        if call is not None:
+            call._on_credit()
+
+    def _on_hello(self, event: HelloReceived) -> None:
+        if not self._hello.done():
+            self._free = self.protocol.settings.max_concurrent_calls
+            self._hello.set_result(None)
+
+    def _on_pong(self, event: PongReceived) -> None:
+        pong = self._pings.get(event.nonce)
+        if pong is not None and not pong.done():
+            pong.set_result(None)
+
+    def _on_goaway_frame(self, event: GoAwayReceived) -> None:
+        self.goaway = True
+        self._stop_accepting()
+        self._on_goaway(self)
+        if not self.calls and not self.closed:
+            self._tasks.append(self.loop.create_task(self.close(), name="swill client close"))
+
+    # Closing.
+
+    def lost(self, error: Error) -> None:
+        """The connection is over: fail its calls with `error` and tell the client."""
+        if self.closed:
+            return
+        self.closed = True
+        self.error = error
+        self._stop_accepting()
+        if not self._hello.done():
+            self._hello.set_exception(error)
+            self._hello.exception()  # retrieved: `start` raises it, if it is still waiting
+        for call in list(self.calls.values()):
+            call._fail(error)
+        self.calls.clear()
+        for pong in self._pings.values():
+            if not pong.done():
+                pong.set_exception(error)
+                pong.exception()
+        self._wake.set()
+        self._on_closed(self)
+
+    def abort(self, error: Error) -> None:
+        """Give up on the connection now (a dead peer) and close the socket in the background."""
+        self.lost(error)
+        self._tasks.append(self.loop.create_task(self.close(1011, error.message[:120]), name="swill client close"))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection; calls still open fail with `CANCELLED`."""
+        self.lost(Error(Code.CANCELLED, "the client closed the connection"))
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.transport.close(code, reason)
+        except Exception:
+            logger.debug("closing the connection failed", exc_info=True)
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
