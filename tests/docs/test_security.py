@@ -97,3 +97,11 @@ async def test_default_allows_same_origin_only(serve: Callable[..., str]) -> Non
         async with websockets.connect(url, origin=websockets.Origin("http://other.example.com")):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_client_offering_other_subprotocols_only_is_refused(url: str) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        offered = [websockets.Subprotocol("bearer.t0k3n-ada")]
+        async with websockets.connect(url + "?token=t0k3n-ada", subprotocols=offered):
+            pass
+    assert refused.value.response.status_code == 403
