@@ -13,23 +13,13 @@ import anyio
 import pytest
 
 import swill
-from examples import hooks
+from examples import hooks, quickstart
+from swill._hooks import CONNECTION_HOOKS, REQUEST_HOOKS
 
 from .conftest import LogWatch, RawClient, open_raw
 
 PAGE = Path(__file__).parents[2] / "docs" / "hooks.md"
 HOOK = re.compile(r"\b((?:before|after)_[a-z_]+)\b")
-REQUEST_HOOKS = (
-    "before_request",
-    "before_request_metadata",
-    "before_request_data",
-    "before_request_message",
-    "before_leading_metadata",
-    "before_response_message",
-    "before_trailing_metadata",
-    "after_request",
-)
-CONNECTION_HOOKS = ("before_connection", "before_accept", "after_connection")
 
 
 def timelines() -> dict[str, list[str]]:
@@ -54,23 +44,10 @@ class Recorder:
         for name in (*REQUEST_HOOKS, *CONNECTION_HOOKS):
             getattr(app, name)(self._hook(name))
 
-        @app.handle()
-        async def add(request: swill.Request[tuple[int, int]]) -> int:
-            return request.data[0] + request.data[1]
-
-        @app.handle()
-        async def count(request: swill.Request[int]) -> AsyncIterator[int]:
-            for i in range(request.data):
-                yield i
-
-        @app.handle()
-        async def total(request: swill.StreamingRequest[int]) -> int:
-            return sum([x async for x in request])
-
-        @app.handle(name="chat.echo")
-        async def echo(request: swill.StreamingRequest[str]) -> AsyncIterator[str]:
-            async for line in request:
-                yield line
+        # The quickstart's handlers, under the names the page uses.
+        for handler in (quickstart.add, quickstart.count, quickstart.total):
+            app.handle()(handler)
+        app.handle(name="chat.echo")(quickstart.echo)
 
         @app.handle()
         async def missing(request: swill.Request[int]) -> int:
