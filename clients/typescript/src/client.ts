@@ -3,9 +3,10 @@
  *
  * Rules this module keeps:
  *
- * 1. One dial at a time: calls that need a connection while one is being opened wait for it.
- *    A dial tries once, then retries `retries` times with {@link retryDelayMs} between attempts;
- *    when it gives up, the waiting calls fail with `UNAVAILABLE`.
+ * 1. One dial at a time: calls made while there is no open connection wait in a queue and start,
+ *    in the order they were made, when the dial succeeds. A dial tries once, then retries
+ *    `retries` times with {@link retryDelayMs} between attempts; when it gives up, the waiting
+ *    calls fail with `UNAVAILABLE`.
  * 2. After a lost connection (or one drained by GOAWAY) the client dials again in the background
  *    (`reconnect`), so that `open` / `close` / `reconnecting` events track the server.
  * 3. A 44xx close is a refusal (PROTOCOL.md section 6): no automatic reconnect. New calls fail
@@ -98,6 +99,7 @@ export class Client {
   readonly #handlers: ConnectionHandlers;
   #connection: Connection | undefined;
   #dialing: Promise<Connection> | undefined;
+  readonly #queue: Call[] = [];
   #refusal: SwillError | undefined;
   #lifetime = new AbortController();
   #closing = false;
@@ -211,23 +213,34 @@ export class Client {
     }
   }
 
+  // Calls start in the order they are made: straight away on an open connection, else queued
+  // until a dial ends (and failed with its error if it fails).
   #start<Res, Req>(call: Call<Res, Req>): Call<Res, Req> {
-    if (!call.done) {
-      void this.#run(call as Call<unknown, unknown>);
+    const connection = this.#connection;
+    if (call.done || (this.#queue.length === 0 && connection?.open(call as Call) === true)) {
+      return call;
     }
+    this.#queue.push(call as Call);
+    this.#ready().catch((error: unknown) => this.#failQueue(error));
     return call;
   }
 
-  async #run(call: Call): Promise<void> {
-    try {
-      for (;;) {
-        const connection = await this.#ready();
-        if (call.done || connection.open(call)) {
-          return;
-        }
+  #flushQueue(connection: Connection): void {
+    while (this.#queue.length > 0) {
+      const call = this.#queue[0] as Call;
+      if (!call.done && !connection.open(call)) {
+        // The connection stopped taking calls (GOAWAY, ids used up): dial another.
+        this.#ready().catch((error: unknown) => this.#failQueue(error));
+        return;
       }
-    } catch (error) {
-      call.fail(SwillError.from(error, Code.UNAVAILABLE));
+      this.#queue.shift();
+    }
+  }
+
+  #failQueue(error: unknown): void {
+    const failure = SwillError.from(error, Code.UNAVAILABLE);
+    for (const call of this.#queue.splice(0)) {
+      call.fail(failure);
     }
   }
 
@@ -252,34 +265,36 @@ export class Client {
   async #attempts(delayFirst: boolean): Promise<Connection> {
     const signal = this.#lifetime.signal;
     let lastError: SwillError | undefined;
-    for (let attempt = delayFirst ? 1 : 0; ; attempt++) {
-      if (attempt > 0) {
+    try {
+      for (let attempt = delayFirst ? 1 : 0; ; attempt++) {
         if (attempt > this.#options.retries) {
-          this.#setState("idle");
           const why = lastError === undefined ? "" : `: ${lastError.message}`;
           throw new SwillError(Code.UNAVAILABLE, `can't connect to ${this.url}${why}`, { cause: lastError });
         }
-        const delayMs = retryDelayMs(attempt, Math.random(), this.#options.backoff);
-        this.#setState("reconnecting");
-        this.#emit("reconnecting", { attempt, delayMs, error: lastError });
-        await sleep(delayMs, signal);
-      } else {
-        this.#setState("connecting");
-      }
-      try {
-        return this.#opened(await Connection.connect(this.url, this.#connectionOptions()), signal);
-      } catch (error) {
-        if (signal.aborted) {
-          this.#setState("idle");
-          throw signal.reason;
+        if (attempt > 0) {
+          const delayMs = retryDelayMs(attempt, Math.random(), this.#options.backoff);
+          this.#state = "reconnecting";
+          this.#emit("reconnecting", { attempt, delayMs, error: lastError });
+          await sleep(delayMs, signal);
+        } else {
+          this.#state = "connecting";
         }
-        lastError = SwillError.from(error, Code.UNAVAILABLE);
-        if (isRefusal(lastError)) {
-          this.#refusal = lastError;
-          this.#setState("idle");
-          throw lastError;
+        try {
+          return this.#opened(await Connection.connect(this.url, this.#connectionOptions()), signal);
+        } catch (error) {
+          if (signal.aborted) {
+            throw signal.reason;
+          }
+          lastError = SwillError.from(error, Code.UNAVAILABLE);
+          if (isRefusal(lastError)) {
+            this.#refusal = lastError;
+            throw lastError;
+          }
         }
       }
+    } catch (error) {
+      this.#state = "idle";
+      throw error;
     }
   }
 
@@ -289,8 +304,9 @@ export class Client {
       throw signal.reason;
     }
     this.#connection = connection;
-    this.#setState("open");
+    this.#state = "open";
     this.#emit("open", { settings: connection.settings });
+    this.#flushQueue(connection);
     return connection;
   }
 
@@ -309,7 +325,7 @@ export class Client {
       return; // drained after GOAWAY while a newer connection serves
     }
     this.#connection = undefined;
-    this.#setState("idle");
+    this.#state = "idle";
     this.#emit("close", info);
     if (refusalCode(info.code) !== undefined) {
       this.#refusal = closeError(info);
@@ -320,10 +336,6 @@ export class Client {
         this.#emit("error", { error: SwillError.from(error, Code.UNAVAILABLE) });
       });
     }
-  }
-
-  #setState(state: ConnectionState): void {
-    this.#state = state;
   }
 
   #emit<K extends keyof ClientEventMap>(event: K, payload: ClientEventMap[K]): void {

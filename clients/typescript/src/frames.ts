@@ -215,11 +215,21 @@ interface DecoderInternals {
 }
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
 
 function createEncoder(): Encoder {
   const encoder = new Encoder({ useBigInt64: true });
   const internals = encoder as unknown as EncoderInternals;
   const encodeNumber = internals.encodeNumber.bind(encoder);
+  const encodeBigInt64 = internals.encodeBigInt64.bind(encoder);
+  internals.encodeBigInt64 = (value: bigint): void => {
+    // DataView would silently wrap a bigint outside 64 bits.
+    if (value < INT64_MIN || value > UINT64_MAX) {
+      throw new RangeError(`${value} does not fit in a 64-bit MessagePack integer`);
+    }
+    encodeBigInt64(value);
+  };
   internals.encodeNumber = (value: number): void => {
     if (Number.isSafeInteger(value) && (value >= 0x1_0000_0000 || value < -0x8000_0000)) {
       internals.encodeBigInt64(BigInt(value));
