@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -13,11 +13,8 @@ from .conftest import open_raw
 
 
 @pytest.fixture(autouse=True)
-def stock() -> Iterator[None]:
-    saved = dict(errors.STOCK)
-    yield
-    errors.STOCK.clear()
-    errors.STOCK.update(saved)
+def stock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(errors, "STOCK", dict(errors.STOCK))  # each test starts from the example's data
 
 
 async def test_raising_an_error_with_data_and_metadata(serve: Callable[..., str]) -> None:

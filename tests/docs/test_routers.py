@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -13,11 +13,8 @@ from .conftest import open_raw
 
 
 @pytest.fixture(autouse=True)
-def users() -> Iterator[None]:
-    saved = dict(routers.USERS)
-    yield
-    routers.USERS.clear()
-    routers.USERS.update(saved)
+def users(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routers, "USERS", dict(routers.USERS))  # each test starts from the example's data
 
 
 def test_names() -> None:
