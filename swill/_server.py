@@ -338,10 +338,10 @@ class ServerCall:
         return metadata
 
     async def _send_message(self, request: _BaseRequest, message: Any) -> None:
+        if not self._leading_done:  # hooks run in time order: leading metadata goes out first
+            await self.send_leading_metadata()
         if self.hooks.before_response_message:
             message = await run_chain(self.hooks.before_response_message, request, message)
-        if not self._leading_done:
-            await self.send_leading_metadata()
         protocol = self.connection.protocol
         if not protocol.can_send_data(self.id):
             waited = time.perf_counter()
