@@ -30,7 +30,7 @@ import msgspec
 
 from ._brokers import Broker, Entry, broker_for
 from ._errors import Code, Error
-from ._request import Request
+from ._request import Request, Response
 from ._validation import InvalidData, TypeCodec
 
 if TYPE_CHECKING:
@@ -299,7 +299,7 @@ class Subscription(AsyncIterator[T]):
 
     async def __anext__(self) -> T:
         if not self._started:
-            await self._start()
+            await self.start()
         queue = self._queue
         while True:
             if queue.error is not None:
@@ -313,7 +313,14 @@ class Subscription(AsyncIterator[T]):
                 self.last_id = entry.id
                 return cast(T, entry.value)
 
-    async def _start(self) -> None:
+    async def start(self) -> None:
+        """Take what the topic retains for this subscriber now rather than at the first value.
+
+        Raises:
+            swill.Error: `UNAVAILABLE` when the broker can't be reached.
+        """
+        if self._started:
+            return
         self._started = True
         broker = self.topic._broker
         try:
@@ -405,19 +412,26 @@ def expose(app: Swill, topic: Topic[Any], name: str | None = None) -> None:
     """
     rpc = name or topic.name
 
-    async def subscribe(request: Request[int | None]) -> AsyncIterator[TopicEvent[Any]]:
+    async def subscribe(request: Request[int | None], response: Response) -> AsyncIterator[TopicEvent[Any]]:
         subscription = Subscription(topic, request.data, on_error=request._call.abort)
         async with subscription:
+            await subscription.start()
+            # Leading metadata tells the client it is subscribed: nothing published from now on
+            # will be missed.
+            response.leading_metadata["topic"] = topic.name
+            await response.send_leading_metadata()
             async for value in subscription:
                 yield TopicEvent(cast(int, subscription.last_id), value)
 
     subscribe.__annotations__ = {
         "request": Request[EventId | None],
+        "response": Response,
         "return": AsyncIterator[TopicEvent[topic.type]],  # type: ignore[name-defined]
     }
     subscribe.__doc__ = (
-        f"Subscribe to topic {topic.name!r}: send nil, or the id of the last event you saw to resume "
-        f"after it. Streams {{id, value}} events."
+        f"Subscribe to topic {topic.name!r}.\n\n"
+        "Send nil, or the id of the last event you saw to resume after it. Leading metadata "
+        "(`{\"topic\": name}`) comes once subscribed; then `{id, value}` events."
     )
     subscribe.__qualname__ = f"expose.<{topic.name}>"
     app.add_handler(subscribe, name=rpc)
