@@ -19,7 +19,7 @@ import anyio
 
 from ._connection import Connection
 from ._errors import Code, Error
-from ._hooks import run_hooks
+from ._hooks import run_each, run_hooks
 from ._protocol import (
     SUBPROTOCOL,
     CallCancelled,
@@ -131,10 +131,7 @@ class ConnectionHandler:
     async def _after_connection(self) -> None:
         chain = self.app.connection_hooks.after_connection
         if chain:
-            try:
-                await run_hooks(chain, self.connection)
-            except Exception:
-                logger.exception("after_connection hook failed")
+            await run_each("after_connection", chain, self.connection)
 
     async def _receive_loop(self) -> None:
         receive = self._receive

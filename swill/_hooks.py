@@ -9,6 +9,7 @@ then routers outer to inner, into a `RouteHooks` of tuples: an empty tuple costs
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -20,8 +21,11 @@ __all__ = [
     "HookRegistry",
     "RouteHooks",
     "run_chain",
+    "run_each",
     "run_hooks",
 ]
+
+logger = logging.getLogger("swill")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,3 +138,15 @@ async def run_hooks(chain: tuple[Hook, ...], *args: Any) -> None:
         result = hook(*args)
         if inspect.isawaitable(result):
             await result
+
+
+async def run_each(name: str, chain: tuple[Hook, ...], *args: Any) -> None:
+    """Run every function of a chain, even after one raised (each failure is logged): the
+    `after_*` chains always run, so one failing function must not skip the others."""
+    for hook in chain:
+        try:
+            result = hook(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("%s hook %s failed on %r", name, getattr(hook, "__qualname__", hook), args[0])

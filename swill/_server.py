@@ -32,7 +32,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._calls import Half
 from ._errors import Code, Error
-from ._hooks import run_chain, run_hooks
+from ._hooks import run_chain, run_each, run_hooks
 from ._registry import Invoke
 from ._request import Metadata, Request, Response, StreamingRequest
 from ._validation import InvalidData
@@ -399,10 +399,7 @@ class ServerCall:
 
     async def _after_request(self, request: _BaseRequest, error: Error | None) -> None:
         if self.hooks.after_request:
-            try:
-                await run_hooks(self.hooks.after_request, request, error)
-            except Exception:
-                logger.exception("after_request hook failed for %s (call %d)", self.spec.name, self.id)
+            await run_each("after_request", self.hooks.after_request, request, error)
 
     async def _map_error(self, request: _BaseRequest, exc: Exception) -> Error:
         if isinstance(exc, Error):

@@ -3,7 +3,8 @@
 Each test connects with `?t=<key>` and reads back only its own records, so one server serves the
 whole module. The query string also steers the hooks and handlers:
 
-- `refuse=<hook>`: that hook raises `swill.Error(PERMISSION_DENIED)` with metadata `{"by": hook}`.
+- `refuse=<hook>`: that hook raises `swill.Error` with metadata `{"by": hook}`; its code is
+  `code=` (default `PERMISSION_DENIED`), its message `message=` (default `refused by <hook>`).
 - `crash=<hook>`: it raises `RuntimeError` (unmapped: `INTERNAL`).
 - `lookup=<hook>`: it raises `KeyError`, which the app's exception handler maps to `NOT_FOUND`.
 - `replace=<hook>` (repeatable, or `all`): it returns a replacement that shows who made it.
@@ -106,7 +107,9 @@ def _replacement(chain: str, layer: str, value: Any) -> Any:
 
 def _act(connection: swill.Connection, name: str) -> None:
     if _asks(connection, "refuse", name):
-        raise swill.Error(swill.Code.PERMISSION_DENIED, f"refused by {name}", metadata={"by": name})
+        code = swill.Code(connection.query_params.get("code", "PERMISSION_DENIED"))
+        message = connection.query_params.get("message", f"refused by {name}")
+        raise swill.Error(code, message, metadata={"by": name})
     if _asks(connection, "crash", name):
         raise RuntimeError(f"crash in {name}")
     if _asks(connection, "lookup", name):
@@ -151,8 +154,10 @@ def _connection_hook(chain: str, layer: str) -> Callable[..., Any]:
     name = f"{layer}.{chain}"
 
     def hook(connection: swill.Connection) -> None:
-        recorder.add(_key(connection), 0, chain, layer, connection.id)
+        recorder.add(_key(connection), 0, chain, layer, (connection.id, connection in app.connections))
         _act(connection, name)
+        if chain == "before_accept":
+            connection.state.accepted_by = layer
 
     if layer == "app.sync":
         return hook
@@ -252,3 +257,19 @@ async def outer_only(request: swill.Request[int]) -> int:
 async def plain(request: swill.Request[int]) -> int:
     await _started(request)
     return request.data
+
+
+@app.handle()
+async def connection_info(request: swill.Request[None]) -> dict[str, Any]:
+    connection = request.connection
+    client = connection.client
+    return {
+        "id": connection.id,
+        "key": connection.query_params.get("t"),
+        "header": connection.headers.get("x-test"),
+        "cookies": connection.cookies,
+        "client": None if client is None else [client.host, client.port],
+        "scope_type": connection.scope["type"],
+        "accepted_by": connection.state.accepted_by,
+        "open": connection in app.connections,
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosedError
 
 from swill._hooks import REQUEST_HOOKS
 from tests.conftest import LiveServer
@@ -247,6 +248,20 @@ async def test_exception_handlers_apply_to_hooks(server: LiveServer) -> None:
     assert after_details(records) == {("NOT_FOUND", False)}
 
 
+@pytest.mark.parametrize("failing", ["crash", "refuse"])
+async def test_every_after_request_hook_runs_even_if_one_fails(
+    server: LiveServer, caplog: pytest.LogCaptureFixture, failing: str
+) -> None:
+    async with session(server, **{failing: "app.sync.after_request"}) as s:
+        await s.client.send([0, 1, RPC["unary"], None, None, 1])
+        assert (await s.client.recv())[:3] == [6, 1, 2]
+        records = await ended(s)
+        await s.client.send([0, 2, "plain", None, None, 7])
+        assert await s.client.recv() == [6, 2, 7, None, None]
+    assert [layer for _, chain, layer, _ in records if chain == AFTER] == list(LAYERS)
+    assert any(r.name == "swill" and "after_request" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
 # Every other way a call ends.
 
 
@@ -334,11 +349,11 @@ async def test_a_lost_connection_cancels_then_after_connection_runs(server: Live
 async def test_a_handler_that_closes_its_connection(server: LiveServer) -> None:
     async with session(server, handler="close") as s:
         await s.client.send(*opening("unary"))
-        with pytest.raises(Exception) as info:
+        with pytest.raises(ConnectionClosedError) as info:
             await s.client.recv()
-        assert info.value.rcvd.code == 4000  # type: ignore[attr-defined]
-        assert info.value.rcvd.reason == "closed by the handler"  # type: ignore[attr-defined]
         records = await ended(s)
+    assert info.value.rcvd is not None
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (4000, "closed by the handler")
     assert after_details(records) == {("CANCELLED", True)}
     await recorder.wait_for(s.key, "after_connection", "app.async")
 
