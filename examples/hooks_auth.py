@@ -1,5 +1,5 @@
-"""Authentication in `before_accept`: a bearer token from a cookie, the query string or a second
-subprotocol, the user kept on `connection.state` (docs/security.md).
+"""Authentication in `before_accept`: a bearer token from a cookie, the query string, a second
+subprotocol or a header, the user kept on `connection.state` (docs/security.md).
 
 Serve it with `uvicorn examples.hooks_auth:app`.
 """
@@ -25,7 +25,7 @@ TOKENS = {"t0k3n-ada": User("ada", admin=True), "t0k3n-bob": User("bob")}
 
 
 def bearer_token(connection: swill.Connection) -> str | None:
-    """The token from the first place that has one: cookie, query string, subprotocol."""
+    """The token from the first place that has one: cookie, query string, subprotocol, header."""
     if token := connection.cookies.get("session"):
         return token
     if token := connection.query_params.get("token"):
@@ -33,6 +33,9 @@ def bearer_token(connection: swill.Connection) -> str | None:
     for offered in connection.subprotocols:  # e.g. ["swill.v1", "bearer.t0k3n-ada"]
         if offered.startswith("bearer."):
             return offered.removeprefix("bearer.")
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:  # clients that are not browsers
+        return token
     return None
 
 

@@ -4,9 +4,12 @@ PROTOCOL.md frames."""
 from __future__ import annotations
 
 import logging
+import re
+import textwrap
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,7 +19,20 @@ import websockets
 from tests.conformance.conftest import RawClient
 from tests.conftest import LiveServer
 
-__all__ = ["LogWatch", "RawClient", "open_raw", "serve", "watch_log"]
+DOCS = Path(__file__).parents[2] / "docs"
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+__all__ = [
+    "DOCS",
+    "PYTHON_BLOCK",
+    "LogWatch",
+    "RawClient",
+    "open_raw",
+    "python_block",
+    "run_python_block",
+    "serve",
+    "watch_log",
+]
 
 
 @asynccontextmanager
@@ -83,3 +99,27 @@ def watch_log() -> Iterator[Callable[[str], LogWatch]]:
     for logger, handler, level in attached:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def python_block(page: str, containing: str) -> str:
+    """The ```python block of `docs/<page>` that contains `containing`."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    blocks: list[str] = [block for block in PYTHON_BLOCK.findall(text) if containing in block]
+    assert len(blocks) == 1, f"{len(blocks)} python blocks of {page} contain {containing!r}"
+    return blocks[0]
+
+
+async def run_python_block(
+    page: str, containing: str, *, replace: dict[str, str] | None = None, **names: Any
+) -> dict[str, Any]:
+    """Run a block of a page as the body of an async function with `names` defined, after
+    replacing the strings in `replace` (a URL, say); return the function's locals."""
+    source = python_block(page, containing)
+    for old, new in (replace or {}).items():
+        assert old in source, f"{old!r} is not in the block"
+        source = source.replace(old, new)
+    body = textwrap.indent(source + "\nreturn locals()\n", "    ")
+    namespace: dict[str, Any] = dict(names)
+    exec(compile(f"async def block():\n{body}", f"docs/{page}", "exec"), namespace)
+    result: dict[str, Any] = await namespace["block"]()
+    return result

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import DOCS, PYTHON_BLOCK
+
 ROOT = Path(__file__).parents[2]
-DOCS = ROOT / "docs"
 EXAMPLES = ROOT / "examples"
 PAGES = sorted(DOCS.glob("*.md"))
 SNIPPET = re.compile(r'^--8<-- "([^":]+)(?::[\w-]+)?"$', re.MULTILINE)
-PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def test_mkdocs_build_strict(tmp_path: Path) -> None:

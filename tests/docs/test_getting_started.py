@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from examples import quickstart
+import pytest
 
-from .conftest import open_raw
+import swill
+from examples import quickstart
+from swill.client import Client
+
+from .conftest import open_raw, run_python_block
 
 
 async def test_every_handler(serve: Callable[..., str]) -> None:
@@ -34,3 +38,9 @@ async def test_validation_the_page_mentions(serve: Callable[..., str]) -> None:
         await client.send([0, 2, "count", None, None, -1])
         [error] = await client.until_end(2)
         assert error[:3] == [5, 2, "INVALID_ARGUMENT"]
+
+
+async def test_the_python_client_snippet(serve: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(swill, "Client", Client, raising=False)  # until swill exports it
+    url = serve(quickstart.app)
+    await run_python_block("getting-started.md", "swill.Client(", replace={"ws://127.0.0.1:8000/ws": url}, swill=swill)

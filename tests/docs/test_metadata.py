@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import swill
 from examples import metadata
+from swill.client import Client
 
-from .conftest import open_raw
+from .conftest import open_raw, run_python_block
 
 
 async def test_client_leading_and_trailing_metadata_of_a_unary_call(serve: Callable[..., str]) -> None:
@@ -62,3 +63,10 @@ async def test_metadata_is_sealed_once_sent(serve: Callable[..., str]) -> None:
         [error] = await client.until_end(1)
         assert error[:4] == [5, 1, "INTERNAL", "internal error"]
     assert failures == ["leading metadata was already sent; it can't change now"]
+
+
+async def test_the_python_client_snippets(serve: Callable[..., str]) -> None:
+    async with Client(serve(metadata.app)) as client:
+        await run_python_block("metadata.md", '"language": "fr"', client=client)
+        found = await run_python_block("metadata.md", 'client.open("greet"', client=client)
+    assert found["call"].trailing_metadata == {"length": 3}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -10,9 +12,10 @@ import websockets
 
 import swill
 from examples import hooks_auth
+from swill.client import Client
 from tests.conftest import decode
 
-from .conftest import open_raw
+from .conftest import open_raw, run_python_block
 
 
 @pytest.fixture
@@ -105,3 +108,17 @@ async def test_a_client_offering_other_subprotocols_only_is_refused(url: str) ->
         async with websockets.connect(url + "?token=t0k3n-ada", subprotocols=offered):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_token_in_a_header_with_the_python_client(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(swill, "Client", Client, raising=False)  # until swill exports it
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        replace = {"wss://api.example.com/ws": url}
+        names = {"swill": swill, "token": "t0k3n-bob"}
+        await run_python_block("security.md", 'headers={"Authorization"', replace=replace, **names)
+    assert printed.getvalue() == "bob\n"
+
+
+async def test_subprotocol_snippet(url: str) -> None:
+    await run_python_block("security.md", "bearer.{token}", websockets=websockets, url=url, token="t0k3n-ada")
