@@ -50,6 +50,12 @@ CLOSE_CODES: Final = {
 """Close codes for connections a hook refuses; any other code closes with 4400."""
 
 
+def close_reason(text: str) -> str:
+    """`text` cut to the 123 bytes of UTF-8 a close frame holds, on a character boundary."""
+    data = text.encode()
+    return text if len(data) <= 123 else data[:123].decode(errors="ignore")
+
+
 class ConnectionHandler:
     """Serves one WebSocket connection."""
 
@@ -89,7 +95,7 @@ class ConnectionHandler:
                     {
                         "type": "websocket.close",
                         "code": CLOSE_CODES.get(error.code, 4400),
-                        "reason": error.message[:120],
+                        "reason": close_reason(error.message),
                     }
                 )
                 return
@@ -216,7 +222,7 @@ class ConnectionHandler:
             self._closed = True
             with anyio.CancelScope(shield=True):
                 try:
-                    await self._send({"type": "websocket.close", "code": code, "reason": reason})
+                    await self._send({"type": "websocket.close", "code": code, "reason": close_reason(reason)})
                 except Exception:
                     pass
         for call in list(self.calls.values()):

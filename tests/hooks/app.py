@@ -206,7 +206,7 @@ async def _finish(request: swill.Request[Any] | swill.StreamingRequest[Any]) -> 
     if what == "hang":
         await anyio.sleep_forever()
     if what == "close":
-        await request.connection.close(4000, "closed by the handler")
+        await request.connection.close(4000, request.connection.query_params.get("reason", "closed by the handler"))
         await anyio.sleep_forever()
 
 

@@ -121,6 +121,28 @@ async def test_a_crashing_connection_hook_closes_with_4400_and_is_logged(
     assert any(r.exc_info and "crash in app.async.before_connection" in str(r.exc_info[1]) for r in caplog.records)
 
 
+async def test_a_long_reason_is_cut_to_fit_a_close_frame(server: LiveServer) -> None:
+    # A close frame's reason holds at most 123 bytes of UTF-8.
+    message = "é" * 100 + " and more"
+    key, closed, _ = await refused(server, refuse="app.sync.before_accept", code="UNAUTHENTICATED", message=message)
+    assert closed.rcvd is not None
+    assert closed.rcvd.code == 4401
+    reason = closed.rcvd.reason
+    assert len(reason.encode()) <= 123 and message.startswith(reason) and reason
+    await closed_connection(key)
+
+
+async def test_a_long_reason_given_to_close_is_cut_too(server: LiveServer) -> None:
+    reason = "ü" * 80
+    async with session(server, handler="close", reason=reason) as s:
+        await s.client.send([0, 1, "outer.inner.unary", None, None, 1])
+        with pytest.raises(ConnectionClosedError) as info:
+            await s.client.recv()
+    assert info.value.rcvd is not None
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (4000, "ü" * 61)
+    await closed_connection(s.key)
+
+
 @pytest.mark.parametrize("failing", ["crash", "refuse"])
 async def test_every_after_connection_hook_runs_even_if_one_fails(
     server: LiveServer, caplog: pytest.LogCaptureFixture, failing: str
