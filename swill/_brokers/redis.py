@@ -78,17 +78,19 @@ class RedisBroker(Broker):
         self._client: aioredis.Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         self._script: Any = None
+        self._tried = asyncio.Event()  # the reader's first attempt to subscribe is over
 
     async def start(self) -> None:
-        if self._client is not None:
-            return
-        await super().start()
-        # One quick retry: after Redis restarts, a pooled connection fails once before a fresh one works.
-        self._client = aioredis.Redis.from_url(
-            self.url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2.0, socket_timeout=5.0
-        )
-        self._script = self._client.register_script(_PUBLISH)
-        self._reader = asyncio.get_running_loop().create_task(self._read(), name="swill topics: redis reader")
+        if self._client is None:
+            await super().start()
+            # One quick retry: after Redis restarts, a pooled connection fails once, a new one works.
+            self._client = aioredis.Redis.from_url(
+                self.url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2.0, socket_timeout=5.0
+            )
+            self._script = self._client.register_script(_PUBLISH)
+            self._reader = asyncio.get_running_loop().create_task(self._read(), name="swill topics: redis reader")
+        # So that the first subscribers find the subscription up, or Redis known to be down.
+        await self._tried.wait()
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None
@@ -160,6 +162,7 @@ class RedisBroker(Broker):
                     logger.debug("can't reach the topic broker %s: %s", self.description, exc)
             delay = _MIN_BACKOFF if self.connected.is_set() else min(delay * 2, _MAX_BACKOFF)
             self._lost()
+            self._tried.set()
             await asyncio.sleep(delay)
 
     async def _listen(self) -> None:
@@ -178,6 +181,7 @@ class RedisBroker(Broker):
                     elif kind == "psubscribe":
                         logger.info("subscribed to the topic broker %s", self.description)
                         self.connected.set()
+                        self._tried.set()
         finally:
             await client.aclose()
 
