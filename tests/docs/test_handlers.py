@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from collections.abc import Callable
 
 import anyio
 import pytest
 
+import swill
 from examples import handlers
+from swill.client import Client
 
 from .conftest import LogWatch, RawClient, open_raw
 
@@ -92,3 +95,25 @@ async def test_cancelling_a_stream_runs_its_finally(url: str) -> None:
                 pass
         await watcher.nothing_for(1)
         assert handlers.watchers == set()
+
+
+async def test_client_calls_in_a_handler_inherit_its_deadline(serve: Callable[..., str]) -> None:
+    app = swill.Swill()
+
+    @app.handle()
+    async def remaining(request: swill.Request[None]) -> float | None:
+        return None if request.deadline is None else request.deadline - time.monotonic()
+
+    @app.handle()
+    async def relay(request: swill.Request[str]) -> float | None:
+        async with Client(request.data) as client:
+            left: float | None = await client.call("remaining")
+            return left
+
+    url = serve(app)
+    async with open_raw(url) as raw:
+        await raw.send([0, 1, "relay", None, {"timeout": 2000}, url])
+        [[kind, _, left, *_]] = await raw.until_end(1)
+        assert kind == 6 and 0 < left < 2
+        await raw.send([0, 2, "relay", None, None, url])
+        assert await raw.until_end(2) == [[6, 2, None, None, None]]
