@@ -341,12 +341,12 @@ _UINT_WIDTHS: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
 
 
 def _read_uint(data: bytes) -> tuple[int | None, bytes]:
-    if not data:
-        return None, data
+    # `data` comes from a message longer than 64 bytes, so the 18 bytes after the array header
+    # hold both integers whatever their widths.
     marker = data[0]
     if marker <= 0x7F:
         return marker, data[1:]
     width = _UINT_WIDTHS.get(marker)
-    if width is None or len(data) < 1 + width:
+    if width is None:
         return None, data
     return int.from_bytes(data[1 : 1 + width], "big"), data[1 + width :]

@@ -148,3 +148,18 @@ def test_random_bytes_only_raise_frame_error(message: bytes) -> None:
             decoder.decode(message)
         except FrameError:
             pass
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (b"\xdc\x00\x03\x01\xcd\x01\x00" + b"\x00" * 70, (1, 256)),  # array16, uint16 id
+        (b"\xdd\x00\x00\x00\x03\x01\xce\x00\x01\x00\x00" + b"\x00" * 70, (1, 65536)),  # array32, uint32 id
+        (b"\x93\xcc\x20\xcf" + (2**40).to_bytes(8, "big") + b"\x00" * 70, (32, 2**40)),  # uint8 type, uint64 id
+        (b"\x93\xa1x\x01" + b"\x00" * 70, (None, None)),  # the type is not an integer
+        (b"\x93\x01\xa1x" + b"\x00" * 70, (1, None)),  # the id is not an integer
+        (b"\x93\x01\xcf\x00", (None, None)),  # a short message that is not MessagePack
+    ],
+)
+def test_peek_reads_every_integer_width(message: bytes, expected: tuple[int | None, int | None]) -> None:
+    assert peek(message) == expected

@@ -457,3 +457,30 @@ def test_any_sequence_of_client_frames_only_yields_documented_outcomes(frames: l
             if out[0] == 5:
                 assert out[2] in ("INVALID_ARGUMENT", "UNIMPLEMENTED", "RESOURCE_EXHAUSTED")
         assert len(s.calls) <= 3
+
+
+def test_client_ping_and_text_from_the_server() -> None:
+    c = client_with_hello()
+    c.send_ping(5)
+    assert decode_all(c.data_to_send()) == [[9, 5]]
+    assert not c.has_data_to_send()
+    c.receive_text("hi")
+    feed(c, [40, 1])  # an extension frame: ignored
+    events = c.events_received()[1:]
+    assert len(events) == 1 and isinstance(events[0], ErrorReceived) and events[0].id == 0
+
+
+def test_client_malformed_frame_on_an_open_call_fails_it() -> None:
+    c = client_with_hello()
+    id = c.send_request("count", 1)
+    feed(c, [1, id])  # DATA without its value
+    [_, event] = c.events_received()
+    assert isinstance(event, CallFailed) and event.id == id and event.error.code is Code.INTERNAL
+    assert id not in c.calls
+
+
+def test_error_str_and_repr() -> None:
+    assert str(Error(Code.NOT_FOUND, "gone")) == "NOT_FOUND: gone"
+    assert str(Error("NOT_FOUND")) == "NOT_FOUND"
+    assert repr(Error(Code.ABORTED, "x")) == "Error('ABORTED', 'x')"
+    assert Error("SOMETHING_NEW").code is Code.UNKNOWN
