@@ -94,6 +94,7 @@ class Call(Generic[T]):
         "_response",
         "_settled",
         "_starting",
+        "_timeout",
         "_timer",
         "_unacked",
         "_waiter",
@@ -113,6 +114,7 @@ class Call(Generic[T]):
         *,
         metadata: dict[str, Any] | None,
         deadline: float | None,
+        timeout: float | None,
         window: int | None,
         decode: Callable[[msgspec.Raw], Any],
     ) -> None:
@@ -123,6 +125,7 @@ class Call(Generic[T]):
         self._data = data
         self._metadata = metadata
         self._deadline = deadline
+        self._timeout = timeout
         self._window = window
         self._grant_at = max(1, window // 2) if window else 0
         self._unacked = 0
@@ -189,8 +192,10 @@ class Call(Generic[T]):
             if remaining <= 0:
                 conn.release()
                 raise Error(Code.DEADLINE_EXCEEDED, f"the deadline of {self.rpc!r} passed before it started")
-            # Whole milliseconds, rounded up; the rounding to a microsecond first keeps 1.1 s at 1100.
-            timeout_ms = math.ceil(round(remaining * 1000, 3))
+            # Whole milliseconds, rounded up: the call's own timeout as given (the server measures
+            # from when REQUEST arrives), or what is left of an inherited deadline.
+            seconds = remaining if self._timeout is None else self._timeout
+            timeout_ms = math.ceil(round(seconds * 1000, 3))
         if self._settled:  # cancelled while waiting for a connection
             conn.release()
             raise _copy(self._error) if self._error else Error(Code.CANCELLED, "the call was cancelled")

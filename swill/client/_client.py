@@ -301,29 +301,40 @@ class Client:
             merged: dict[str, Any] | None = {**self.metadata, **metadata} if metadata else self.metadata
         else:
             merged = dict(metadata) if metadata else None
+        deadline, announced = self._deadline(timeout)
         return Call(
             self,
             rpc,
             data,
             metadata=merged,
-            deadline=self._deadline(timeout),
+            deadline=deadline,
+            timeout=announced,
             window=self.window if window is UNSET else _check_window(window),
             decode=decoder_for(response_type),
         )
 
-    def _deadline(self, timeout: float | _Unset | None) -> float | None:
-        """The call's deadline in event-loop time, or `None`."""
+    def _deadline(self, timeout: float | _Unset | None) -> tuple[float | None, float | None]:
+        """The call's deadline in event-loop time, and the timeout to announce (`None`: what is
+        left of the deadline when REQUEST goes, for an inherited one)."""
+        inherited: float | None = None
         if timeout is UNSET:
             seconds = self.timeout
-            inherited = current_deadline.get()
-            if inherited is not None:
-                remaining = inherited - time.monotonic()
-                seconds = remaining if seconds is None else min(seconds, remaining)
+            deadline = current_deadline.get()
+            if deadline is not None:
+                inherited = deadline - time.monotonic()
+                if seconds is None or inherited < seconds:
+                    seconds = None
+                else:
+                    inherited = None
         else:
             seconds = timeout
+        if seconds is None and inherited is None:
+            return None, None
+        now = asyncio.get_running_loop().time()
         if seconds is None:
-            return None
-        return asyncio.get_running_loop().time() + seconds
+            assert inherited is not None
+            return now + inherited, None
+        return now + seconds, seconds
 
     # Connections.
 

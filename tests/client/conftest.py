@@ -109,11 +109,11 @@ Script = Callable[[Peer], Awaitable[None]]
 
 
 class FakeServer:
-    """A raw PROTOCOL.md server: HELLO, then `script(peer)` for each connection."""
+    """A raw PROTOCOL.md server: HELLO (`hello={}`: none), then `script(peer)` for each connection."""
 
     def __init__(self, script: Script, hello: dict[str, Any] | None) -> None:
         self.script = script
-        self.hello = {**HELLO, **(hello or {})}
+        self.hello = None if hello == {} else {**HELLO, **(hello or {})}
         self.connections = 0
         self.url = ""
 
