@@ -1,4 +1,4 @@
-"""`swill codegen python`: msgspec types for every schema and a typed `Api` over `swill.Client`.
+"""`swill codegen python`: msgspec types for every schema and a typed `Api` over `Client`.
 
 Shared object schemas become `msgspec.Struct`s (array-like ones `array_like=True`, tagged union
 members `tag_field=`/`tag=`), enums become `Literal` aliases; constraints come back as
@@ -46,13 +46,14 @@ _FORMATS: Final = {
 _RESERVED: Final = frozenset(
     {
         *dir(builtins),
-        "Any", "Annotated", "Api", "BidiStream", "Call", "ClientStream", "Generic", "Literal",
-        "SCHEMA_HASH", "TypeAlias", "TypeVar", "Req", "Res", "AsyncIterator", "datetime",
-        "decimal", "is_up_to_date", "msgspec", "swill", "uuid", "cast", "annotations",
+        "Any", "Annotated", "Api", "BidiStream", "Call", "CallOptions", "ClientStream", "Generic",
+        "Literal", "Mapping", "SCHEMA_HASH", "StreamOptions", "TracebackType", "TypeAlias",
+        "TypedDict", "TypeVar", "Unpack", "Req", "Res", "AsyncIterator", "datetime", "decimal",
+        "is_up_to_date", "msgspec", "Client", "uuid", "annotations",
     }
 )  # fmt: skip
 _MEMBERS: Final = frozenset({"client"})
-_CALL_KEYWORDS: Final = "metadata: dict[str, Any] | None = None, timeout: float | None = None"
+_ALWAYS: Final = ("Any", "Generic", "TypedDict", "TypeVar")  # used by the prelude
 
 _PRELUDE: Final = '''\
 """Typed client of a Swill server{title}.
@@ -63,15 +64,12 @@ regenerate it when the server changes (`await is_up_to_date(client)` tells).
 
 from __future__ import annotations
 
-{imports}
-from collections.abc import AsyncIterator
+{imports}from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import {typing}
 
 import msgspec
-
-import swill
-from swill.client import Call
+from swill.client import Call, Client
 
 __all__ = {all}
 
@@ -80,11 +78,27 @@ SCHEMA_HASH = {schema_hash}
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
+
+
+class CallOptions(TypedDict, total=False):
+    """Keyword arguments of every method, passed on to `Client`."""
+
+    metadata: Mapping[str, Any] | None
+    """Client metadata for the call, added to the client's."""
+    timeout: float | None
+    """Seconds until the call's deadline; `None` for none. Left out: the client's default."""
+
+
+class StreamOptions(CallOptions, total=False):
+    """Keyword arguments of the methods of streaming rpcs."""
+
+    window: int | None
+    """The flow-control window of the response stream (messages)."""
 '''
 
 _STREAMS: Final = '''
 
-async def is_up_to_date(client: swill.Client) -> bool:
+async def is_up_to_date(client: Client) -> bool:
     """Whether `client`'s server still serves the API this module was generated from."""
     document = await client.call("swill.introspect", None)
     return isinstance(document, dict) and document.get("schema_hash") == SCHEMA_HASH
@@ -187,16 +201,16 @@ class _Python:
         root = Namespace.of(self.document.user_rpcs)
         apis = self.namespace_classes(root, [])
         apis.append(self.api_class("Api", root, [], "The server's rpcs, typed."))
-        exported = ["SCHEMA_HASH", "Api", "BidiStream", "ClientStream", "is_up_to_date"]
+        exported = ["SCHEMA_HASH", "Api", "BidiStream", "CallOptions", "ClientStream", "StreamOptions", "is_up_to_date"]
         exported += [self.names[name] for name in schemas]
-        body = "\n".join(aliases) + _STREAMS + "".join(classes) + "".join(apis)
+        body = ("\n\n" + "\n\n".join(aliases) + "\n" if aliases else "") + _STREAMS + "".join(classes) + "".join(apis)
         modules = [m for m in ("datetime", "decimal", "uuid") if re.search(rf"\b{m}\.", body)]
-        names = ["Annotated", "Any", "Generic", "Literal", "TypeAlias", "TypeVar"]
+        names = ["Annotated", "Any", "Generic", "Literal", "TypeAlias", "TypedDict", "TypeVar", "Unpack"]
         prelude = _PRELUDE.format(
             title=f" ({title})" if title else "",
             imports="".join(f"import {m}\n" for m in modules),
-            typing=", ".join(n for n in names if re.search(rf"\b{n}\b", body) or n in ("Any", "Generic", "TypeVar")),
-            all="[\n" + "".join(f"    {json.dumps(n)},\n" for n in sorted(exported)) + "]",
+            typing=", ".join(n for n in names if re.search(rf"\b{n}\b", body) or n in _ALWAYS),
+            all="[\n" + "".join(f"    {json.dumps(n)},\n" for n in sorted(exported, key=_isort)) + "]",
             schema_hash=json.dumps(self.document.schema_hash or ""),
         )
         return prelude + body
@@ -205,7 +219,7 @@ class _Python:
 
     def alias(self, name: str, schema: Mapping[str, Any]) -> str:
         doc = schema.get("description")
-        line = f"\n{self.names[name]}: TypeAlias = {self.type(schema, name=name)}"
+        line = f"{self.names[name]}: TypeAlias = {self.type(schema)}"
         return line + (f"\n{_docstring(str(doc), '')}" if doc else "")
 
     def struct(self, name: str, schema: Mapping[str, Any]) -> str:
@@ -216,9 +230,10 @@ class _Python:
             field, value = tag
             tag_schema = (schema.get("properties") or {}).get(field) or {}
             value = (tag_schema.get("enum") or [value])[0]
-            options += [f"tag_field={json.dumps(field)}", f"tag={value!r}"]
+            options += [f"tag_field={json.dumps(field)}", f"tag={_source(value)}"]
         lines = [f"\n\nclass {self.names[name]}({', '.join(options)}):"]
-        lines += [_docstring(str(schema.get("description") or f"The `{name}` type."), "    "), ""]
+        doc = schema.get("description") or f"The `{schema.get('title') or name}` type."
+        lines += [_docstring(str(doc), "    "), ""]
         fields = self.array_fields(schema) if array_like else self.object_fields(schema, tag)
         taken = {"__init__", "__struct_fields__", "__struct_config__"}
         for key, prop, required in fields:
@@ -257,7 +272,7 @@ class _Python:
         doc = _field_doc(prop)
         return [line, _docstring(doc, "    ")] if doc else [line]
 
-    def type(self, schema: Any, *, meta: bool = False, name: str | None = None) -> str:
+    def type(self, schema: Any, *, meta: bool = False) -> str:
         """The Python type of a schema; with `meta`, constraints as `Annotated[..., Meta(...)]`."""
         if not isinstance(schema, Mapping):
             return "Any"
@@ -317,7 +332,7 @@ class _Python:
     def api_class(self, ident: str, node: Namespace, path: list[str], doc: str) -> str:
         members = set(_MEMBERS)
         lines = [f"\n\nclass {ident}:", _docstring(doc, "    "), ""]
-        lines.append("    def __init__(self, client: swill.Client) -> None:")
+        lines.append("    def __init__(self, client: Client) -> None:")
         lines.append("        self.client = client")
         lines.append('        """The client the calls go through."""')
         for name, child in node.children.items():
@@ -331,29 +346,41 @@ class _Python:
     def method(self, method: str, rpc: Rpc) -> list[str]:
         request, response = self.type(rpc.request), self.type(rpc.response)
         name = json.dumps(rpc.name)
-        keywords = f"metadata=metadata, timeout=timeout, response_type=_as_type({response})"
+        decode = f"response_type=_as_type({response}), **options"
         doc = _docstring(f"{rpc.doc or f'The `{rpc.name}` rpc.'}\n\n{describe_kind(rpc)}", "        ")
-        params = ["self"]
-        if rpc.kind in ("unary", "server_stream") and not (rpc.kind == "unary" and request == "None"):
-            params.append(f"data: {request}")
-        params += ["*", "metadata: dict[str, Any] | None = None", "timeout: float | None = None"]
-        data = "data" if "data" in params[-4] else "None"
+        takes_data = rpc.kind == "server_stream" or (rpc.kind == "unary" and request != "None")
+        params = ["self", *([f"data: {request}"] if takes_data else [])]
+        params.append(f"**options: Unpack[{'CallOptions' if rpc.kind == 'unary' else 'StreamOptions'}]")
         if rpc.kind == "unary":
             returns, asynchronous = response, "async "
-            body = [f"result: {response} = await self.client.call(", f"    {name}, {data}, {keywords}", ")"]
+            data = "data" if takes_data else "None"
+            body = _wrap(f"result: {response} = await self.client.call(", f"{name}, {data}, {decode}", ")")
             body.append("return result")
         elif rpc.kind == "server_stream":
             returns, asynchronous = f"Call[{response}]", ""
-            body = ["return self.client.stream(", f"    {name}, data, {keywords}", ")"]
+            body = _wrap("return self.client.stream(", f"{name}, data, {decode}", ")")
         else:
             wrapper = "ClientStream" if rpc.kind == "client_stream" else "BidiStream"
             returns, asynchronous = f"{wrapper}[{request}, {response}]", "async "
-            body = [f"return {wrapper}(", f"    await self.client.open({name}, {keywords})", ")"]
-        head = [f"    {asynchronous}def {method}(", *(f"        {p}," for p in params), f"    ) -> {returns}:"]
+            body = _wrap(f"return {wrapper}(await self.client.open(", f"{name}, {decode}", "))")
+        head = _wrap(f"{asynchronous}def {method}(", ", ".join(params), f") -> {returns}:", indent="    ")
         return ["", *head, doc, *(f"        {line}" for line in body)]
 
 
 # Pieces.
+
+
+def _wrap(opening: str, arguments: str, closing: str, *, indent: str = "") -> list[str]:
+    """`opening + arguments + closing` on one line, or on three when that is too long."""
+    line = f"{indent}{opening}{arguments}{closing}"
+    if len(line) + 8 <= 120:
+        return [line]
+    return [f"{indent}{opening}", f"{indent}    {arguments}", f"{indent}{closing}"]
+
+
+def _isort(name: str) -> tuple[int, str]:
+    """isort's order for `__all__`: CONSTANTS, then Classes, then functions."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
 def _is_class(schema: Mapping[str, Any]) -> bool:
@@ -363,7 +390,7 @@ def _is_class(schema: Mapping[str, Any]) -> bool:
 
 
 def _literal(values: list[Any]) -> str:
-    members = [repr(v) for v in values if v is not None]
+    members = [_source(v) for v in values if v is not None]
     literal = f"Literal[{', '.join(members)}]" if members else ""
     return _union([literal, "None"] if None in values else [literal]) if literal else "None"
 
@@ -403,12 +430,27 @@ def _plain(document: Document, schema: Any) -> bool:
 def _default(document: Document, schema: Mapping[str, Any]) -> tuple[str, str] | None:
     """How a field gets its default, as Python source: `("default", "0")`,
     `("default_factory", "list")`; `None` when the schema shows no default Python can hold."""
-    if "default" not in schema or not _plain(document, schema):
+    if "default" not in schema:
         return None
     value = schema["default"]
+    if value == [] or value == {}:  # any list or dict type holds an empty one
+        return ("default_factory", type(value).__name__)
+    if value is not None and not _plain(document, schema):
+        return None  # base64 text for bytes, ISO text for a datetime: not the field's type
     if isinstance(value, (list, dict)):
-        return ("default_factory", f"lambda: {value!r}" if value else type(value).__name__)
-    return ("default", repr(value))
+        return ("default_factory", f"lambda: {_source(value)}")
+    return ("default", _source(value))
+
+
+def _source(value: Any) -> str:
+    """Python source for plain JSON data."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_source(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_source(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def _field_doc(schema: Mapping[str, Any]) -> str:

@@ -156,9 +156,10 @@ class _TypeScript:
             optional = "?" if index >= required else ""
             element = self.type(item)
             elements.append(f"{label}{optional}: {element}" if labelled else f"{element}{optional}")
-        if items is not False and schema.get("maxItems") != len(prefix):
+        # An array-like class ignores extra items on input and never sends any: no rest element.
+        if items is not False and schema.get("maxItems") != len(prefix) and not labelled:
             rest = _array(self.type(items) if isinstance(items, Mapping) else "unknown")
-            elements.append(f"...rest: {rest}" if labelled else f"...{rest}")
+            elements.append(f"...{rest}")
         return f"[{', '.join(elements)}]"
 
     def object(self, schema: Mapping[str, Any]) -> str:
@@ -168,9 +169,13 @@ class _TypeScript:
             members = [f"{_key(k)}{'' if k in required else '?'}: {self.type(v)}" for k, v in properties.items()]
             return "{ " + "; ".join(members) + " }"
         names = schema.get("propertyNames") or {}
-        key = "number" if isinstance(names, Mapping) and names.get("type") == "integer" else "string"
         values = schema.get("additionalProperties")
-        return f"Record<{key}, {self.type(values) if isinstance(values, Mapping) else 'unknown'}>"
+        value = self.type(values) if isinstance(values, Mapping) else "unknown"
+        if isinstance(names, Mapping) and names.get("type") == "integer":
+            # A JavaScript object's keys are strings: integer keys go out from a Map, and come
+            # back as an object's (numeric) keys.
+            return f"Map<number, {value}> | Record<number, {value}>"
+        return f"Record<string, {value}>"
 
     # The Api classes.
 

@@ -1,0 +1,143 @@
+"""`swill codegen python`: generate, type-check with `mypy --strict`, call a live server."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import mypy.api
+import pytest
+
+import swill
+from swill._codegen import generate_python, load_document
+from swill.client import Client
+
+from ..conftest import LiveServer
+from . import catalog
+
+# Uses of the generated module that must type-check, and misuses that must not: with
+# `warn_unused_ignores` (part of --strict), an ignore on a line without that error fails too.
+USAGE = textwrap.dedent(
+    """
+    from __future__ import annotations
+
+    from typing import assert_type
+
+    from swill.client import Call
+
+    from api_catalog import Api, BidiStream, Blob, Cat, ClientStream, Dog, Order, Point
+
+    async def uses(api: Api) -> None:
+        assert_type(await api.add((1, 2)), int)
+        assert_type(api.count(3), Call[int])
+        assert_type(await api.total(), ClientStream[float, float])
+        assert_type(await api.chat.echo(), BidiStream[str, str])
+        assert_type(await api.pets.adopt(Cat(lives=1)), Cat | Dog)
+        assert_type(await api.ping(), None)
+        assert_type(await api.maybe(None), str | None)
+        assert_type(await api.point(Point(1.0)), Point)
+        assert_type(await api.add((1, 2), timeout=1.5, metadata={"a": 1}), int)
+        async for line in await api.chat.echo(window=4):
+            assert_type(line, str)
+
+    async def misuses(api: Api, blob: Blob) -> None:
+        await api.add((1,))  # type: ignore[arg-type]
+        api.count("3")  # type: ignore[arg-type]
+        await api.ping(1)  # type: ignore[arg-type, call-arg]
+        await api.add((1, 2), window=3)  # type: ignore[call-arg]
+        Order(qty="2", item="tea")  # type: ignore[arg-type]
+        Order(qty=2, item="tea", kind="gift")  # type: ignore[arg-type]
+        Blob(data="abc", created=blob.created, big=1, small=1)  # type: ignore[arg-type]
+        await (await api.total()).send("x")  # type: ignore[arg-type]
+    """
+)
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("python")
+    (root / "api_catalog.py").write_text(generate_python(load_document(f"{catalog.__name__}:app")))
+    (root / "api_quickstart.py").write_text(generate_python(load_document("examples.quickstart:app")))
+    (root / "usage.py").write_text(USAGE)
+    yield root
+    for name in ("api_catalog", "api_quickstart"):
+        sys.modules.pop(name, None)
+
+
+def test_generated_modules_pass_mypy_strict_and_their_types_are_tight(generated: Path) -> None:
+    files = [str(generated / name) for name in ("api_catalog.py", "api_quickstart.py", "usage.py")]
+    args = ["--strict", "--python-version", "3.11", "--cache-dir", str(generated / ".mypy_cache")]
+    stdout, stderr, status = mypy.api.run([*args, "--config-file", "", *files])
+    assert status == 0, stdout + stderr
+
+
+def test_generated_module_names_and_docs(generated: Path) -> None:
+    text = (generated / "api_catalog.py").read_text()
+    assert 'class Cat(msgspec.Struct, kw_only=True, tag_field="type", tag="Cat"):' in text
+    assert "class Point(msgspec.Struct, array_like=True):" in text
+    assert 'Color: TypeAlias = Literal["green", "red"]' in text
+    assert "qty: Annotated[int, msgspec.Meta(gt=0, le=1000)]" in text
+    assert "data: Annotated[bytes, msgspec.Meta(max_length=1024)]" in text
+    assert "created: datetime.datetime" in text
+    assert "children: list[Tree] = msgspec.field(default_factory=list)" in text
+    assert "weight: float | msgspec.UnsetType = msgspec.UNSET" in text  # a TypedDict's optional key
+    assert '    """How many lives are left."""' in text  # the field's docstring came along
+    assert '"""Count from 0 up to the given number.\n\n        The number itself is not sent.' in text
+    assert "swill.introspect" not in text.split("class ChatApi")[1]  # built-ins are left out
+
+
+async def test_generated_module_calls_a_live_server(generated: Path, live_server: Callable[..., LiveServer]) -> None:
+    api_module: Any = load(generated / "api_catalog.py")
+    server = live_server(catalog.app)
+    now = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    async with Client(server.url) as client:
+        api = api_module.Api(client)
+        assert await api.add((1, 2)) == 3
+        assert await api.add((2**60, 1)) == 2**60 + 1
+        assert [i async for i in api.count(3)] == [0, 1, 2]
+        async with await api.total() as total:
+            await total.send(1.5)
+            await total.send(2)
+            await total.end()
+            assert await total.result() == 3.5
+        echo = await api.chat.echo()
+        await echo.send("hi")
+        await echo.end()
+        assert [line async for line in echo] == ["HI"]
+        assert await api.pets.adopt(api_module.Cat(lives=3)) == api_module.Cat(lives=2)
+        assert await api.pets.adopt(api_module.Dog(name="Rex")) == api_module.Dog(name="Sir Rex")
+        blob = await api.blob(api_module.Blob(data=b"abc", created=now, big=2**60, small=5))
+        assert blob == api_module.Blob(data=b"cba", created=now + datetime.timedelta(days=1), big=2**61, small=-5)
+        confirmed = await api.order(api_module.Order(qty=2, item="tea"))
+        assert (confirmed.note, confirmed.color, confirmed.tags) == ("confirmed", "red", [])
+        with pytest.raises(swill.Error) as failed:
+            await api.order(api_module.Order(qty=13, item="tea"))
+        assert failed.value.data == [{"path": "$.qty", "message": "13 is unlucky"}]
+        tree = api_module.Tree(label="a", children=[api_module.Tree(label="b")])
+        assert await api.tree(tree) == 2
+        assert await api.point(api_module.Point(1.0, 2.0)) == api_module.Point(2.0, 1.0)
+        assert await api.box(api_module.Box_int_(item=5)) == api_module.Box_str_(item="5")
+        window = await api.window(api_module.Window(start=now))
+        assert window.end == now + datetime.timedelta(hours=1)
+        assert await api.tags(api_module.Tags(names=["b", "a"])) == api_module.Tags(names=["a", "b"], weight=2.0)
+        assert await api.pair(api_module.Pair(1)) == api_module.Pair(2, "default")
+        assert await api.ping() is None
+        assert [await api.maybe(None), await api.maybe(3)] == [None, "3"]
+        assert await api.lookup({1: "a", 2: "a"}) == {"a": [1, 2]}
+        assert await api.colors("red") == ["green"]
+        assert await api_module.is_up_to_date(client)
