@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -310,6 +311,8 @@ class Swill(_Handlers):
             hooks = joined.get(key)
             if hooks is None:
                 hooks = joined[key] = RouteHooks.join(chain)
+            if spec.name != name:  # a router's handler: `request.rpc`, errors and logs use the full name
+                spec = dataclasses.replace(spec, name=name)
             routes[name] = Route(spec, hooks)
         return routes
 

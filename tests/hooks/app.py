@@ -123,7 +123,7 @@ def _request_hook(chain: str, layer: str) -> Callable[..., Any]:
         connection = request.connection
         key = _key(connection)
         if chain == "before_request":
-            detail: Any = None
+            detail: Any = request.rpc
         elif chain == "after_request":
             error: swill.Error | None = args[0]
             detail = (None if error is None else error.code.value, request.cancelled)

@@ -91,7 +91,7 @@ async def test_what_each_hook_receives_in_a_unary_call(server: LiveServer) -> No
         records = await ended(s)
     received = {chain: detail for _, chain, layer, detail in records if layer in ("inner", "")}
     assert received == {
-        BR: None,
+        BR: "outer.inner.unary",  # request.rpc is the full name
         MD: {"m": 1},
         DATA: 1,
         MSG: 1,
