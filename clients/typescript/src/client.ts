@@ -135,6 +135,11 @@ export class Client {
         }
       },
       onError: (error) => this.#emit("error", { error }),
+      onRelease: (connection) => {
+        if (connection === this.#connection && this.#queue.length > 0) {
+          this.#flushQueue(connection);
+        }
+      },
     };
   }
 
@@ -213,27 +218,42 @@ export class Client {
     }
   }
 
-  // Calls start in the order they are made: straight away on an open connection, else queued
-  // until a dial ends (and failed with its error if it fails).
+  // Calls start in the order they are made: straight away on an open connection with room for
+  // them (max_concurrent_calls), else queued until a call ends or a dial succeeds; a dial that
+  // fails fails the queue.
   #start<Res, Req>(call: Call<Res, Req>): Call<Res, Req> {
+    if (call.done) {
+      return call;
+    }
     const connection = this.#connection;
-    if (call.done || (this.#queue.length === 0 && connection?.open(call as Call) === true)) {
+    if (this.#queue.length === 0 && connection?.accepting === true && !connection.full) {
+      connection.open(call as Call);
       return call;
     }
     this.#queue.push(call as Call);
-    this.#ready().catch((error: unknown) => this.#failQueue(error));
+    if (connection?.accepting === true) {
+      this.#flushQueue(connection);
+    } else {
+      this.#ready().catch((error: unknown) => this.#failQueue(error));
+    }
     return call;
   }
 
   #flushQueue(connection: Connection): void {
-    while (this.#queue.length > 0) {
-      const call = this.#queue[0] as Call;
-      if (!call.done && !connection.open(call)) {
+    for (;;) {
+      const call = this.#queue[0];
+      if (call === undefined || connection.full) {
+        return;
+      }
+      if (!connection.accepting) {
         // The connection stopped taking calls (GOAWAY, ids used up): dial another.
         this.#ready().catch((error: unknown) => this.#failQueue(error));
         return;
       }
       this.#queue.shift();
+      if (!call.done) {
+        connection.open(call);
+      }
     }
   }
 

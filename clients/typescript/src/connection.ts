@@ -75,6 +75,8 @@ export interface ConnectionHandlers {
   onGoAway(connection: Connection, reason: string | null): void;
   /** An error about the connection rather than a call (ERROR on id 0, a bad frame). */
   onError(error: SwillError): void;
+  /** A call ended: there is room for another. */
+  onRelease(connection: Connection): void;
 }
 
 /** @private */
@@ -201,31 +203,32 @@ export class Connection implements CallLink {
     return this.settings.clientWindow;
   }
 
+  /** Whether as many calls are open as the server allows (`max_concurrent_calls`). */
+  get full(): boolean {
+    return this.#calls.size >= this.settings.maxConcurrentCalls;
+  }
+
   /**
-   * Start `call` here: give it the next id and send its REQUEST. Returns false when this
-   * connection takes no new calls; a REQUEST that can't go fails the call instead.
+   * Start `call` here, on a connection that is `accepting`: give it the next id and send its
+   * REQUEST. A REQUEST that can't go (too large, not encodable) fails the call instead.
    */
-  open(call: Call<unknown, unknown>): boolean {
-    if (!this.accepting) {
-      return false;
-    }
+  open(call: Call<unknown, unknown>): void {
     const id = this.#nextId;
     const frame = call.request(id);
     if (frame === undefined) {
-      return true; // over before it started (cancelled, deadline)
+      return; // over before it started (cancelled, deadline)
     }
     let message: Uint8Array;
     try {
       message = this.#encode(frame);
     } catch (error) {
       call.fail(SwillError.from(error, Code.INVALID_ARGUMENT));
-      return true;
+      return;
     }
     this.#nextId += 1;
     this.#calls.set(id, call);
     call.opened(id, this);
     this.#socket.send(message);
-    return true;
   }
 
   send(frame: ClientFrame): void {
@@ -236,9 +239,13 @@ export class Connection implements CallLink {
   }
 
   release(id: number): void {
-    this.#calls.delete(id);
+    if (!this.#calls.delete(id)) {
+      return;
+    }
     if (this.#draining && this.#calls.size === 0) {
       this.close(1000, "no calls left after GOAWAY");
+    } else {
+      this.#options.handlers.onRelease(this);
     }
   }
 

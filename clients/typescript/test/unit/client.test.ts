@@ -375,6 +375,24 @@ describe("limits", () => {
     expect(call.done).toBe(false);
   });
 
+  it("holds calls beyond max_concurrent_calls until one ends, in order", async () => {
+    const { server, client } = setup();
+    const results = [1, 2, 3, 4].map((i) => client.call("f", i));
+    const socket = await server.accept({ max_concurrent_calls: 2 });
+    expect((await socket.expect(FrameType.REQUEST)).data).toBe(1);
+    expect((await socket.expect(FrameType.REQUEST)).data).toBe(2);
+    await Promise.resolve();
+    expect(socket.frames.pending).toEqual([]);
+    socket.push({ type: FrameType.RESPONSE, id: 2, data: "b", leading: null, trailing: null });
+    expect(await socket.expect(FrameType.REQUEST)).toMatchObject({ id: 3, data: 3 });
+    socket.push({ type: FrameType.ERROR, id: 1, code: "ABORTED", message: "", data: null, metadata: null });
+    expect(await socket.expect(FrameType.REQUEST)).toMatchObject({ id: 4, data: 4 });
+    socket.push({ type: FrameType.RESPONSE, id: 3, data: "c", leading: null, trailing: null });
+    socket.push({ type: FrameType.RESPONSE, id: 4, data: "d", leading: null, trailing: null });
+    expect((await rejection(results[0] as Promise<unknown>)).code).toBe(Code.ABORTED);
+    expect(await Promise.all(results.slice(1))).toEqual(["b", "c", "d"]);
+  });
+
   it("refuses values MessagePack can't hold", async () => {
     const { server, client } = setup();
     const result = client.call("f", 2n ** 70n);
