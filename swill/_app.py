@@ -82,11 +82,7 @@ class _Handlers(HookRegistry):
     def add_handler(self, fn: Callable[..., Any], *, name: str | None = None, builtin: bool = False) -> HandlerSpec:
         """Register `fn` as a handler (what `@handle()` does)."""
         spec = spec_from_function(fn, name or fn.__name__, builtin=builtin)
-        existing = self.handlers.get(spec.name)
-        if existing is not None:
-            raise ValueError(
-                f"rpc {spec.name!r} is registered twice: {existing.function_name} and {spec.function_name}"
-            )
+        self._check_unique(spec.name, spec)
         self.handlers[spec.name] = spec
         self._hooks_changed()
         return spec
@@ -95,9 +91,32 @@ class _Handlers(HookRegistry):
         """Serve `router`'s handlers as `<prefix>.<name>`, with its request hooks after ours."""
         if router is self:
             raise ValueError("a router can't include itself")
+        for name, spec, _ in router.walk(f"{router.prefix}.", ()):
+            self._check_unique(name, spec)
         self.routers.append(router)
         router._parents.append(self)
         self._hooks_changed()
+
+    def find(self, name: str) -> HandlerSpec | None:
+        """The handler served as `name` below this registry, if any."""
+        spec = self.handlers.get(name)
+        for router in self.routers:
+            if spec is None and name.startswith(f"{router.prefix}."):
+                spec = router.find(name[len(router.prefix) + 1 :])
+        return spec
+
+    def served_as(self, name: str) -> Iterator[tuple[_Handlers, str]]:
+        """Each registry that serves a handler named `name` here, with the name it has there."""
+        yield self, name
+
+    def _check_unique(self, name: str, spec: HandlerSpec) -> None:
+        # Wherever the new handler is served (routers may be included already), no other may be.
+        for registry, full_name in self.served_as(name):
+            existing = registry.find(full_name)
+            if existing is not None:
+                raise ValueError(
+                    f"rpc {full_name!r} is registered twice: {existing.function_name} and {spec.function_name}"
+                )
 
     def walk(
         self, prefix: str, chain: tuple[HookRegistry, ...]
@@ -132,6 +151,11 @@ class Router(_Handlers):
     def _hooks_changed(self) -> None:
         for parent in self._parents:
             parent._hooks_changed()
+
+    def served_as(self, name: str) -> Iterator[tuple[_Handlers, str]]:
+        yield self, name
+        for parent in self._parents:
+            yield from parent.served_as(f"{self.prefix}.{name}")
 
 
 class Swill(_Handlers):

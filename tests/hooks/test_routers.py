@@ -54,6 +54,34 @@ def test_a_router_that_clashes_with_the_app_when_included() -> None:
         app.include_router(users)
 
 
+@pytest.mark.parametrize("order", ["app first", "router first"])
+def test_a_clash_made_after_include_is_refused_at_registration(order: str) -> None:
+    app = swill.Swill(introspection=False, playground=False)
+    users = swill.Router(prefix="users")
+    admin = swill.Router(prefix="admin")
+    users.include_router(admin)
+    app.include_router(users)
+    if order == "app first":
+        app.handle(name="users.admin.get")(a)
+        with pytest.raises(ValueError, match=clash("a", "b")):
+            admin.handle(name="get")(b)
+    else:
+        admin.handle(name="get")(a)
+        with pytest.raises(ValueError, match=clash("a", "b")):
+            app.handle(name="users.admin.get")(b)
+
+
+def test_a_nested_include_that_clashes_is_refused() -> None:
+    app = swill.Swill(introspection=False, playground=False)
+    users = swill.Router(prefix="users")
+    app.include_router(users)
+    app.handle(name="users.admin.get")(a)
+    admin = swill.Router(prefix="admin")
+    admin.handle(name="get")(b)
+    with pytest.raises(ValueError, match=clash("a", "b")):
+        users.include_router(admin)
+
+
 @pytest.mark.parametrize("name", ["swill.mine", "swill"])
 def test_reserved_names_are_refused(name: str) -> None:
     app = swill.Swill(introspection=False, playground=False)
