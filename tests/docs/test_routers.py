@@ -81,3 +81,19 @@ def test_reserved_names() -> None:
         swill.Router(prefix="swill")
     with pytest.raises(ValueError):
         swill.Swill().handle(name="swill.mine")(routers.ping)
+
+
+def test_a_clash_made_after_include_is_refused() -> None:
+    router = swill.Router(prefix="users")
+    app = swill.Swill()
+    app.include_router(router)
+
+    @app.handle(name="users.get")
+    async def first(request: swill.Request[int]) -> str:
+        return ""
+
+    with pytest.raises(ValueError, match=r"users\.get.*first.*second|users\.get.*second.*first"):
+
+        @router.handle(name="get")
+        async def second(request: swill.Request[int]) -> str:
+            return ""
