@@ -38,6 +38,7 @@ async def test_drain_lets_open_calls_finish_and_new_calls_reconnect(
     async with Client(server.url) as client:
         before = await client.call("connection_id")
         call = await client.open("sleep", 0.5)
+        await client.ping()  # the server has the call before it drains
         drained = asyncio.run_coroutine_threadsafe(app.drain(grace=10), server.server_loop)
         assert await call.result() == "slept"
         after = await client.call("connection_id")

@@ -82,6 +82,7 @@ async def test_drain_in_process() -> None:
     async with TestClient(app) as client:
         before = await client.call("connection_id")
         call = await client.open("sleep", 0.2)
+        await client.ping()  # the server has the call before it drains
         async with anyio.create_task_group() as tg:
             tg.start_soon(app.drain, 5)
             assert await call.result() == "slept"
