@@ -152,7 +152,7 @@ export class Connection implements CallLink {
       }, options.connectTimeoutMs);
       socket.onerror = () => undefined; // a close event follows
       socket.onclose = (event: CloseInfo) => {
-        fail(closeError(event, "the connection closed before HELLO"));
+        fail(closeError({ code: event.code, reason: event.reason }, "the connection closed before HELLO"));
       };
       socket.onmessage = (event: { data: unknown }) => {
         let frame: ServerFrame | null = null;

@@ -27,6 +27,7 @@ def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
+    sock.listen(128)  # connections made before uvicorn serves wait in the backlog
     print(json.dumps({"port": sock.getsockname()[1]}), flush=True)
     target = app if args.site is None else site(args.site)
     config = uvicorn.Config(target, log_level="warning", lifespan="off", ws_ping_interval=None)
