@@ -232,7 +232,7 @@ class Swill(_Handlers):
         self._asgi = Starlette(
             debug=debug,
             routes=[WebSocketRoute(path, self._endpoint), *extra, *routes],
-            lifespan=self._lifespan,
+            lifespan=self.lifespan,
         )
 
     # Registration.
@@ -379,7 +379,15 @@ class Swill(_Handlers):
         return f"origin {origin!r} is not allowed"
 
     @asynccontextmanager
-    async def _lifespan(self, app: Any) -> AsyncIterator[Any]:
+    async def lifespan(self, app: Any) -> AsyncIterator[Any]:
+        """The app's lifespan: `on_startup` functions, the `lifespan` given to the constructor,
+        then `on_shutdown` functions. A host that mounts the app runs it from its own lifespan
+        (Starlette and FastAPI don't run a mounted app's): `Starlette(lifespan=rpc.lifespan)`,
+        or `async with rpc.lifespan(app): ...` inside the host's.
+
+        Args:
+            app: The app whose lifespan this is part of (unused; Starlette passes it).
+        """
         for fn in self._startup:
             await _maybe_await(fn())
         try:
