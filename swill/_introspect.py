@@ -40,7 +40,7 @@ from ._validation import TypeCodec
 if TYPE_CHECKING:
     from ._app import Route, Swill
 
-__all__ = ["INTROSPECT", "REF_PREFIX", "build_document", "install", "schema_components"]
+__all__ = ["INTROSPECT", "REF_PREFIX", "build_document", "describe", "install", "schema_components"]
 
 logger = logging.getLogger("swill")
 
@@ -60,28 +60,39 @@ _STRING_FORMATS: Final[dict[type[mi.Type], str]] = {
 
 def install(app: Swill) -> None:
     """Register `swill.introspect` on `app`; the document is built once per route table."""
-    built: list[Any] = [None, None]  # [routes the document was built from, the document]
+    built: list[Any] = [None, None, None]  # the route table and topics it was built from, the document
 
     async def introspect(request: Request[None]) -> dict[str, Any]:
         """Describe every rpc this server serves, with MessagePack-true JSON Schemas."""
-        routes = app.routes
-        if built[0] is not routes:
-            built[:] = [routes, build_document(routes)]
-        document: dict[str, Any] = built[1]
+        routes, topics = app.routes, list(_topics(app))
+        if built[0] is not routes or built[1] != topics:
+            built[:] = [routes, topics, describe(app)]
+        document: dict[str, Any] = built[2]
         return document
 
     app.add_handler(introspect, name=INTROSPECT, builtin=True)
 
 
-def build_document(routes: Mapping[str, Route]) -> dict[str, Any]:
+def describe(app: Swill) -> dict[str, Any]:
+    """The introspection document of `app`, whether it serves `swill.introspect` or not."""
+    return build_document(app.routes, topics=[topic.describe() for topic in _topics(app).values()])
+
+
+def _topics(app: Swill) -> dict[str, Any]:
+    topics: dict[str, Any] = getattr(app, "_topics", {})
+    return topics
+
+
+def build_document(routes: Mapping[str, Route], *, topics: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The introspection document (PROTOCOL.md section 7) for a route table.
 
     Args:
         routes: Full rpc names to routes, as `Swill.routes` has them.
+        topics: The app's topics, as `Topic.describe()` gives them.
 
     Returns:
-        `{"version", "schema_hash", "rpcs", "schemas"}`; plain data that encodes to MessagePack
-        and to JSON.
+        `{"version", "schema_hash", "rpcs", "schemas", "topics"}`; plain data that encodes to
+        MessagePack and to JSON.
     """
     specs = [route.spec for route in routes.values()]
     types: list[Any] = []
@@ -105,7 +116,9 @@ def build_document(routes: Mapping[str, Route]) -> dict[str, Any]:
         )
     hashed = {"rpcs": [rpc for rpc in rpcs if not rpc["builtin"]], "schemas": components}
     schema_hash = hashlib.sha256(msgspec.json.encode(hashed, order="sorted")).hexdigest()
-    return {"version": 1, "schema_hash": schema_hash, "rpcs": rpcs, "schemas": components}
+    document = {"version": 1, "schema_hash": schema_hash, "rpcs": rpcs, "schemas": components}
+    document["topics"] = [dict(topic) for topic in topics]
+    return document
 
 
 def rpc_kind(request_stream: bool, response_stream: bool) -> str:
@@ -380,7 +393,7 @@ def _full_name(cls: Any) -> str:
 
 def _class_doc(cls: Any) -> str | None:
     doc = vars(cls).get("__doc__")  # not inspect.getdoc: a class without one inherits its base's
-    return textwrap.dedent(doc).strip() or None if isinstance(doc, str) else None
+    return inspect.cleandoc(doc) or None if isinstance(doc, str) else None
 
 
 def _attribute_docs(cls: Any) -> dict[str, str]:

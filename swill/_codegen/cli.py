@@ -15,10 +15,10 @@ from .typescript import generate_typescript
 
 __all__ = ["add_subcommands", "run"]
 
-_GENERATORS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "typescript": generate_typescript,
-    "python": generate_python,
-    "docs": generate_markdown,
+_GENERATORS: dict[str, Callable[[dict[str, Any], argparse.Namespace], str]] = {
+    "typescript": lambda document, args: generate_typescript(document),
+    "python": lambda document, args: generate_python(document, title=args.target),
+    "docs": lambda document, args: generate_markdown(document, title=args.title, source=args.target),
 }
 _TARGET_HELP = "a server's WebSocket URL (ws://host:port/ws) or an app as module:attribute"
 
@@ -49,6 +49,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         description="Write a Markdown reference of every rpc and type a server serves.",
     )
     _target_arguments(docs, "docs")
+    docs.add_argument("--title", default="API reference", help="the page's title (default: %(default)s)")
 
 
 def _target_arguments(parser: argparse.ArgumentParser, generator: str) -> None:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"swill: can't read {args.target}: {exc}", file=sys.stderr)
         return 1
-    text = _GENERATORS[args.generator](document)
+    text = _GENERATORS[args.generator](document, args)
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:

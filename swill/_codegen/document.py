@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .._introspect import REF_PREFIX, build_document, rpc_kind, split_doc
+from .._app import Swill
+from .._introspect import REF_PREFIX, describe, rpc_kind, split_doc
 
 __all__ = [
     "KINDS",
@@ -220,10 +221,9 @@ def load_document(target: str) -> dict[str, Any]:
     app: Any = importlib.import_module(module_name)
     for part in attribute.split("."):
         app = getattr(app, part, None)
-    routes = getattr(app, "routes", None)
-    if not isinstance(routes, Mapping) or not all(hasattr(r, "spec") for r in routes.values()):
+    if not isinstance(app, Swill):
         raise ValueError(f"{target!r} is not a swill.Swill app")
-    return build_document(routes)
+    return describe(app)
 
 
 _CONSTRAINTS = (
