@@ -101,12 +101,7 @@ class ConnectionHandler:
                 return
             self.protocol.send_hello()
             await self.flush()
-            connection_logger.info(
-                "%s open %s",
-                self.connection.id,
-                self.connection.client,
-                extra={"event": "open", "connection_id": self.connection.id, "client": self.connection.client},
-            )
+            self._log("open")
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 await self._receive_loop()
@@ -114,13 +109,20 @@ class ConnectionHandler:
                     call.cancel()
         finally:
             self.app.connections.discard(self.connection)
-            connection_logger.info(
-                "%s close",
-                self.connection.id,
-                extra={"event": "close", "connection_id": self.connection.id, "client": self.connection.client},
-            )
+            self._log("close")
             with anyio.CancelScope(shield=True):
                 await self._after_connection()
+
+    def _log(self, event: str) -> None:
+        if connection_logger.isEnabledFor(logging.INFO):  # not even a call when the logger is off
+            connection = self.connection
+            connection_logger.info(
+                "%s %s %s",
+                connection.id,
+                event,
+                connection.client,
+                extra={"event": event, "connection_id": connection.id, "client": connection.client},
+            )
 
     async def _run_connection_hooks(self, *chains: tuple[Any, ...]) -> Error | None:
         try:
