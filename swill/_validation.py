@@ -4,8 +4,8 @@ The rules, in the order they apply:
 
 1. msgspec does the work. `TypeCodec(T)` translates, once, every annotated-types constraint it can
    into the equivalent `msgspec.Meta`, so that msgspec enforces it while decoding and
-   `msgspec.json.schema` shows it. For a class (Struct, dataclass, attrs, TypedDict, NamedTuple)
-   that means rewriting the class's own `__annotations__`: the annotated-types object stays and a
+   `msgspec.json.schema` shows it. For a class (Struct, dataclass, TypedDict, NamedTuple) that
+   means rewriting the class's own `__annotations__`: the annotated-types object stays and a
    `Meta` is added next to it. Strings from `from __future__ import annotations` are evaluated first.
 2. What cannot map is checked after decoding, by a test compiled once for `T` that visits only the
    places that need it: `Predicate`, a `Timezone` naming a zone, a constraint msgspec refuses for
@@ -163,14 +163,12 @@ def _taken(extras: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _core(tp: Any) -> Any:
-    """`tp` without `Annotated`, `NewType` or `type X = ...` around it."""
+    """`tp` without the `Annotated` and `NewType` around it."""
     while True:
         if get_origin(tp) is Annotated:
             tp = tp.__origin__
         elif isinstance(tp, typing.NewType):
             tp = tp.__supertype__
-        elif type(tp).__name__ == "TypeAliasType":
-            tp = tp.__value__
         else:
             return tp
 
@@ -235,6 +233,7 @@ def _zone_check(zone: Any) -> _Check:
 
 def _predicate_check(item: at.Predicate) -> _Check:
     name = getattr(item.func, "__qualname__", None) or repr(item.func)
+    name = name.rpartition("<locals>.")[2]  # a function defined in a function: its own name
     return _Check(item.func, lambda v: f"Expected `{_kind(v)}` satisfying `{name}`")
 
 
@@ -316,7 +315,6 @@ def _structured(cls: type) -> bool:
     return (
         issubclass(cls, msgspec.Struct)
         or dataclasses.is_dataclass(cls)
-        or hasattr(cls, "__attrs_attrs__")
         or typing.is_typeddict(cls)
         or (issubclass(cls, tuple) and hasattr(cls, "_fields"))
     )
@@ -339,10 +337,7 @@ def _fields(tp: Any, cls: type) -> list[_Field]:
     if issubclass(cls, tuple):
         names: list[str] = list(typing.cast(Any, cls)._fields)
         return [(n, operator.itemgetter(i), f"[{i}]", hints.get(n, Any)) for i, n in enumerate(names)]
-    if dataclasses.is_dataclass(cls):
-        names = [f.name for f in dataclasses.fields(cls)]
-    else:
-        names = [a.name for a in typing.cast(Any, cls).__attrs_attrs__]
+    names = [f.name for f in dataclasses.fields(typing.cast(Any, cls))]
     return [(n, operator.attrgetter(n), f".{n}", hints.get(n, Any)) for n in names]
 
 
@@ -388,10 +383,9 @@ class _Compiler:
             return self._annotated(tp, stale)
         if origin in (typing.Union, types.UnionType):
             return self._union(tp, stale)
-        if isinstance(tp, typing.NewType) or type(tp).__name__ == "TypeAliasType":
-            inside = tp.__supertype__ if isinstance(tp, typing.NewType) else tp.__value__
-            new, node = self.walk(inside, stale)
-            return (tp if new is inside else new), node
+        if isinstance(tp, typing.NewType):
+            new, node = self.walk(tp.__supertype__, stale)
+            return (tp if new is tp.__supertype__ else new), node
         cls = origin or tp
         if isinstance(cls, type) and _structured(cls):
             return self._class(tp, cls, stale)
@@ -707,12 +701,13 @@ class _CheckedTypeCodec(TypeCodec[T]):
 class _Validation:
     """What a ValidatedStruct class checks in `__post_init__`."""
 
+    post_init: Callable[[Any], None]  # the class's __post_init__: the one that checks
     fields: _Checker | None  # the leftover constraints of its fields
     by_field: tuple[tuple[str, str, Callable[[Any, Any], Any]], ...]  # name, path segment, validator
     whole: tuple[Callable[[Any], Any], ...]
 
 
-_VALIDATIONS: weakref.WeakKeyDictionary[type, _Validation] = weakref.WeakKeyDictionary()
+_PLAN = "__swill_validation__"  # each class's own _Validation, or None until it is built
 _BUILDING: set[type] = set()  # classes whose _Validation is being built (a class may contain itself)
 
 
@@ -762,7 +757,7 @@ def _validators(cls: type) -> tuple[list[tuple[str, Callable[..., Any]]], list[C
 
 
 def _validation(cls: type) -> _Validation:
-    found = _VALIDATIONS.get(cls)
+    found: _Validation | None = cls.__dict__.get(_PLAN)
     if found is not None:
         return found
     _BUILDING.add(cls)
@@ -772,13 +767,14 @@ def _validation(cls: type) -> _Validation:
         compiler.plans[cls] = compiler.plan(cls, cls, compiler.prepare(cls))
         segments = {name: seg for name, _, seg, _ in _fields(cls, cls)}
         found = _Validation(
+            typing.cast(Any, cls).__post_init__,
             _checker(compiler, _Ref(cls)),
             tuple((name, segments[name], fn) for name, fn in by_field),
             tuple(whole),
         )
     finally:
         _BUILDING.discard(cls)
-    _VALIDATIONS[cls] = found
+    type.__setattr__(cls, _PLAN, found)
     return found
 
 
@@ -809,12 +805,11 @@ def _post_init(user: Callable[[Any], Any] | None) -> Callable[[Any], None]:
     """A `__post_init__` that checks the object, around the class's own `__post_init__`."""
 
     def __post_init__(self: Any) -> None:
-        cls = type(self)
-        if cls.__post_init__ is not __post_init__:  # reached by super() from a subclass's own
+        plan = type(self).__swill_validation__ or _validation(type(self))
+        if plan.post_init is not __post_init__:  # reached by super() from a subclass's own
             if user is not None:
                 user(self)
             return
-        plan = _VALIDATIONS.get(cls) or _validation(cls)
         if plan.fields is not None:
             plan.fields(self)
         if user is not None:
@@ -834,6 +829,7 @@ class _ValidatedMeta(msgspec.StructMeta):
         if "__post_init__" in namespace or not any(isinstance(b, _ValidatedMeta) for b in bases):
             namespace = {**namespace, "__post_init__": _post_init(namespace.get("__post_init__"))}
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        type.__setattr__(cls, _PLAN, None)  # its own, not a base's
         _validators(cls)  # a validator of a field that does not exist fails here
         try:
             _validation(cls)

@@ -442,6 +442,78 @@ def test_a_predicate_that_fails_with_another_error_is_a_bug_not_invalid_data() -
         TypeCodec(Annotated[int, Predicate(broken)]).decode(encode(1))
 
 
+def test_python_checks_for_lengths_multiples_and_timezones_msgspec_cannot_constrain() -> None:
+    assert error_of(TypeCodec(Annotated[tuple[int, int], MinLen(3)]), [1, 2]) == (
+        "$",
+        "Expected `array` of length >= 3",
+    )
+    assert error_of(TypeCodec(Annotated[Any, MaxLen(1)]), "ab") == ("$", "Expected `str` of length <= 1")
+    assert error_of(TypeCodec(Annotated[decimal.Decimal, MultipleOf(2)]), "3") == (
+        "$",
+        "Expected `decimal` that's a multiple of 2",
+    )
+    assert error_of(TypeCodec(Annotated[Any, Timezone(...)]), "x") == ("$", "Expected `str` with a timezone component")
+    assert error_of(TypeCodec(Annotated[float, Gt(decimal.Decimal("0.5"))]), 0.5) == (
+        "$",
+        "Expected `float` > Decimal('0.5')",
+    )
+
+
+def test_a_timezone_on_a_time_of_day() -> None:
+    codec: TypeCodec[Any] = TypeCodec(Annotated[datetime.time, Timezone(datetime.UTC)])
+    assert codec.decode(encode("12:00:00+00:00")) == datetime.time(12, tzinfo=datetime.UTC)
+    assert error_of(codec, "12:00:00+01:00") == ("$", "Expected `time` in timezone `UTC`")
+
+
+def test_constraints_on_a_newtype() -> None:
+    count = NewType("count", int)
+    assert error_of(TypeCodec(Annotated[count, Gt(0)]), 0) == ("$", "Expected `int` >= 1")
+
+
+def test_a_constraint_on_a_union_reaches_members_it_does_not_suit() -> None:
+    codec: TypeCodec[Any] = TypeCodec(Annotated[str | int, Predicate(str.islower)])
+    assert codec.decode(encode("ab")) == "ab"
+    assert error_of(codec, 1) == ("$", "Expected `int` satisfying `str.islower`")
+
+
+def test_a_checked_literal_member_of_a_union() -> None:
+    codec: TypeCodec[Any] = TypeCodec(Annotated[typing.Literal[1, 2, 3], Predicate(is_even)] | str)
+    assert codec.decode(encode("odd")) == "odd"
+    assert codec.decode(encode(2)) == 2
+    assert error_of(codec, 3) == ("$", "Expected `int` satisfying `is_even`")
+
+
+def test_checks_on_a_value_and_inside_it() -> None:
+    codec: TypeCodec[Any] = TypeCodec(Annotated[list[Even], Predicate(lambda items: len(items) < 3)])
+    assert codec.decode(encode([2, 4])) == [2, 4]
+    assert error_of(codec, [2, 4, 6]) == ("$", "Expected `array` satisfying `<lambda>`")
+    assert error_of(codec, [2, 3]) == ("$[1]", "Expected `int` satisfying `is_even`")
+
+
+@dataclasses.dataclass
+class Box(Generic[V]):
+    item: V
+    more: list[V] = dataclasses.field(default_factory=list)
+
+
+class Pair(TypedDict, Generic[V]):
+    first: V
+
+
+def test_constraints_in_the_arguments_of_generic_dataclasses_and_typeddicts() -> None:
+    assert error_of(TypeCodec(Box[Even]), {"item": 3}) == ("$.item", "Expected `int` satisfying `is_even`")
+    assert error_of(TypeCodec(Pair[Even]), {"first": 3}) == ("$.first", "Expected `int` satisfying `is_even`")
+    assert error_of(TypeCodec(Box[Positive]), {"item": 0}) == ("$.item", "Expected `int` >= 1")
+    assert error_of(TypeCodec(Box[Even]), {"item": 2, "more": [4, 5]}) == (
+        "$.more[1]",
+        "Expected `int` satisfying `is_even`",
+    )
+
+
+def test_a_codec_shows_its_type() -> None:
+    assert repr(TypeCodec(list[int])) == "TypeCodec(list[int])"
+
+
 # Errors.
 
 
@@ -655,6 +727,28 @@ def test_other_exceptions_from_validators_are_not_invalid_data() -> None:
 
     with pytest.raises(RuntimeError, match="bug"):
         TypeCodec(Buggy).decode(encode({"qty": 1}))
+
+
+def test_a_post_init_that_calls_super_validates_once() -> None:
+    seen: list[str] = []
+
+    class Counted(ValidatedStruct):
+        qty: int
+
+        @validator("qty")
+        def check(self, value: int) -> None:
+            seen.append("check")
+
+        def __post_init__(self) -> None:
+            seen.append("parent")
+
+    class Child(Counted):
+        def __post_init__(self) -> None:
+            seen.append("child")
+            super().__post_init__()
+
+    TypeCodec(Child).decode(encode({"qty": 1}))
+    assert seen == ["child", "parent", "check"]
 
 
 class Forward(ValidatedStruct):
