@@ -83,7 +83,6 @@ class ConnectionHandler:
             await self._send({"type": "websocket.close", "code": 1008, "reason": refusal})
             return
         hooks = self.app.connection_hooks
-        self.app.connections.add(self.connection)
         try:
             error = await self._run_connection_hooks(hooks.before_connection, hooks.before_accept)
             accept: dict[str, Any] = {"type": "websocket.accept"}
@@ -99,6 +98,7 @@ class ConnectionHandler:
                     }
                 )
                 return
+            self.app.connections.add(self.connection)
             self.protocol.send_hello()
             await self.flush()
             self._log("open")

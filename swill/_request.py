@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from starlette.datastructures import State
+
 if TYPE_CHECKING:
     from ._connection import Connection
     from ._server import ServerCall
@@ -15,7 +17,7 @@ T = TypeVar("T")
 
 
 class _BaseRequest:
-    __slots__ = ("_call", "connection", "deadline", "id", "metadata", "rpc")
+    __slots__ = ("_call", "_state", "connection", "deadline", "id", "metadata", "rpc")
 
     rpc: str
     """The rpc name the client called, e.g. `"users.get"`."""
@@ -35,6 +37,14 @@ class _BaseRequest:
         self.metadata = call.metadata
         self.connection = call.connection.connection
         self.deadline = call.deadline
+        self._state: State | None = None
+
+    @property
+    def state(self) -> State:
+        """A namespace for this call's own data, e.g. what a `before_request` hook found."""
+        if self._state is None:
+            self._state = State()
+        return self._state
 
     @property
     def cancelled(self) -> bool:

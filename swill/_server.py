@@ -35,6 +35,7 @@ from ._errors import Code, Error
 from ._hooks import run_chain, run_each, run_hooks
 from ._registry import Invoke
 from ._request import Metadata, Request, Response, StreamingRequest
+from ._telemetry import traced
 from ._validation import InvalidData
 
 if TYPE_CHECKING:
@@ -65,13 +66,13 @@ class ServerCall:
     __slots__ = (
         "_abort",
         "_consumed",
-        "_stats",
         "_credit",
         "_data",
         "_grant_every",
         "_incoming",
         "_leading_done",
         "_outgoing",
+        "_stats",
         "_trailing_done",
         "cancelled",
         "closed",
@@ -152,7 +153,8 @@ class ServerCall:
 
     # The task.
 
-    async def run(self) -> None:
+    @traced
+    async def run(self) -> Error | None:
         current_deadline.set(self.deadline)
         started = time.perf_counter()
         request = self.request
@@ -180,6 +182,7 @@ class ServerCall:
             self.connection.call_done(self)
             if access_logger.isEnabledFor(logging.INFO):
                 self._log_access(error, time.perf_counter() - started)
+        return error
 
     def _log_access(self, error: Error | None, duration: float) -> None:
         messages_in, messages_out, bytes_in, bytes_out, credit_wait = self._stats

@@ -1,0 +1,49 @@
+"""Per-call state, and which connections `app.connections` holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import swill
+from swill.testing import TestClient
+
+
+async def test_request_state_carries_data_from_hooks_to_the_handler() -> None:
+    app = swill.Swill(__name__)
+    seen: list[Any] = []
+
+    @app.before_request
+    def stamp(request: swill.Request[Any]) -> None:
+        request.state.user = request.metadata.get("user")
+
+    @app.handle()
+    async def whoami(request: swill.Request[None]) -> str:
+        return str(request.state.user)
+
+    @app.after_request
+    def record(request: swill.Request[Any], error: swill.Error | None) -> None:
+        seen.append(request.state.user)
+
+    async with TestClient(app) as client:
+        assert await client.call("whoami", None, metadata={"user": "ann"}) == "ann"
+        assert await client.call("whoami", None, metadata={"user": "bob"}) == "bob"
+    assert seen == ["ann", "bob"]
+
+
+async def test_connections_join_the_set_only_once_accepted() -> None:
+    app = swill.Swill(__name__)
+    during_hooks: list[bool] = []
+
+    @app.before_accept
+    def check(connection: swill.Connection) -> None:
+        during_hooks.append(connection in app.connections)
+        connection.state.name = "ann"
+
+    @app.handle()
+    async def names(request: swill.Request[None]) -> list[str]:
+        return [c.state.name for c in app.connections]
+
+    async with TestClient(app) as client:
+        assert await client.call("names", None) == ["ann"]
+    assert during_hooks == [False]
+    assert app.connections == set()
