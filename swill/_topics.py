@@ -36,7 +36,7 @@ from ._validation import InvalidData, TypeCodec
 if TYPE_CHECKING:
     from ._app import Swill
 
-__all__ = ["POLICIES", "Subscription", "Topic", "TopicEvent", "create_topic", "expose"]
+__all__ = ["POLICIES", "Subscription", "Topic", "TopicEvent", "create_topic", "end_subscriptions", "expose"]
 
 logger: Final = logging.getLogger("swill")
 _encoder: Final = msgspec.msgpack.Encoder()
@@ -436,3 +436,14 @@ def expose(app: Swill, topic: Topic[Any], name: str | None = None) -> None:
     subscribe.__qualname__ = f"expose.<{topic.name}>"
     app.add_handler(subscribe, name=rpc)
     topic.rpcs.append(rpc)
+
+
+def end_subscriptions(app: Swill, error: Error | None = None) -> None:
+    """End every subscriber of `app`'s topics in this process, with `UNAVAILABLE` by default.
+
+    A topic's stream never ends by itself, so a draining server calls this rather than wait out
+    its grace period: clients resume elsewhere with their last event id. Call it in the app's loop.
+    """
+    error = error or Error(Code.UNAVAILABLE, "the server is shutting down; subscribe again")
+    for topic in app._topics.values():
+        topic.fail_subscribers(error)

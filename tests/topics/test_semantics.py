@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 import swill
-from swill._topics import Subscription, Topic
+from swill._topics import Subscription, Topic, end_subscriptions
 
 pytestmark = pytest.mark.anyio
 
@@ -300,6 +300,32 @@ async def test_a_closed_subscription_wakes_its_waiting_reader() -> None:
         await anyio.wait_all_tasks_blocked()
         await subscription.aclose()
     assert result == ["stopped"]
+
+
+async def test_ending_the_subscriptions_of_an_app_fails_them_with_unavailable() -> None:
+    app = swill.Swill()
+    first: Topic[int] = app.topic("first", int)
+    second: Topic[str] = app.topic("second", str, policy="fifo")
+    ended: list[swill.Error] = []
+    exposed = Subscription(first, None, on_error=ended.append)
+    waiting = second.subscribe()
+    raised: list[swill.Error] = []
+
+    async def handler() -> None:  # waits for the next value when the subscriptions end
+        try:
+            await anext(waiting)
+        except swill.Error as error:
+            raised.append(error)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(handler)
+        await anyio.wait_all_tasks_blocked()
+        end_subscriptions(app)
+    assert [e.code for e in ended + raised] == [swill.Code.UNAVAILABLE] * 2
+    with pytest.raises(swill.Error) as again:
+        await anext(exposed)
+    assert again.value.code is swill.Code.UNAVAILABLE
+    assert first.subscribers == second.subscribers == 0
 
 
 # Creating topics.
