@@ -64,7 +64,18 @@ class TopicEvent(msgspec.Struct, Generic[T]):
 class Topic(Generic[T]):
     """A named stream of values of one type, published once and delivered to every subscriber.
 
-    Create one with `app.topic(...)`; the arguments are described there and in the topics docs.
+    Create one with `app.topic(...)`, which checks the arguments (see the topics docs).
+
+    Attributes:
+        name: The topic's name, unique in its app.
+        type: The type of its values; published values are validated and converted into it.
+        replay: Whether a new subscriber starts with the last value.
+        policy: `"latest"` (a slow subscriber skips to the newest values) or `"fifo"` (every
+            value, in order; a subscriber full for `max_lag` seconds is ended).
+        queue_size: How many values a subscriber may have waiting.
+        max_lag: `fifo`: the seconds a subscriber's queue may stay full.
+        history: How many of the last values the topic keeps for subscribers that resume.
+        rpcs: The names of the rpcs that expose it.
     """
 
     def __init__(
@@ -88,7 +99,6 @@ class Topic(Generic[T]):
         self.history = history
         self.codec: TypeCodec[T] = TypeCodec(type)
         self.rpcs: list[str] = []
-        """The names of the rpcs that expose this topic."""
         self._broker = broker
         self._queues: set[_Queue] = set()
         broker.attach(self)
