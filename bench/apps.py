@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(config.backlog)  # connections wait in the backlog until uvicorn serves them
     print(f"port {sock.getsockname()[1]}", flush=True)
     # uvicorn raises the signal that stopped it again once it is done: exit cleanly instead, so
     # that the profile below is written.

@@ -25,6 +25,8 @@ import dataclasses
 import os
 import platform
 import selectors
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,7 +46,6 @@ __all__ = ["Config", "Server", "main", "render_table", "run"]
 
 HERE: Final = Path(__file__).resolve().parent
 APPS_SCRIPT: Final = HERE / "apps.py"
-SERVERS: Final = ("swill", "bare")
 MiB: Final = 1 << 20
 
 _encode: Final = msgspec.msgpack.Encoder().encode
@@ -78,7 +79,17 @@ QUICK: Final = Config(rounds=1, latency_calls=50, calls=500, stream_messages=500
 class Server:
     """One server subprocess (`bench/apps.py NAME`) on 127.0.0.1."""
 
-    def __init__(self, name: str, config: Config, *, cpu: int | None, profile: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: Config,
+        *,
+        cpu: int | None,
+        label: str | None = None,
+        pythonpath: str | None = None,
+        profile: str | None = None,
+        py_spy: str | None = None,
+    ) -> None:
         command = [
             sys.executable,
             str(APPS_SCRIPT),
@@ -92,12 +103,21 @@ class Server:
         ]
         if profile is not None:
             command += ["--profile", profile]
-        self.name = name
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self.name = label or name
+        env = dict(os.environ)
+        if pythonpath is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         if cpu is not None:
             os.sched_setaffinity(self.process.pid, {cpu})
         self.port = self._read_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.py_spy: subprocess.Popen[bytes] | None = None
+        if py_spy is not None:
+            record = ["record", "--pid", str(self.process.pid), "--rate", "1000", "--format", "raw"]
+            self.py_spy = subprocess.Popen(
+                [_py_spy(), *record, "--nonblocking", "--output", py_spy], stdout=subprocess.DEVNULL
+            )
 
     def _read_port(self) -> int:
         assert self.process.stdout is not None
@@ -119,6 +139,9 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
+        if self.py_spy is not None and self.py_spy.poll() is None:
+            self.py_spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
+            self.py_spy.wait(30)
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -128,24 +151,35 @@ class Server:
                 self.process.wait()
 
 
+def _py_spy() -> str:
+    found = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if found is None:
+        raise RuntimeError("py-spy is not installed: pip install py-spy")
+    return found
+
+
 @contextmanager
 def servers(
-    config: Config, names: tuple[str, ...] = SERVERS, profile: str | None = None
+    config: Config,
+    variants: dict[str, str] | None = None,
+    profile: str | None = None,
+    py_spy: str | None = None,
 ) -> Iterator[dict[str, Server]]:
-    """Start the servers; `profile` runs Swill's under cProfile and writes its stats there."""
+    """Start the servers, by label: `swill`, `bare`, and one more Swill server for each variant
+    (label → a directory holding another copy of the `swill` package, put first on PYTHONPATH).
+    The `swill` server runs under cProfile when `profile` names a file for the stats, and py-spy
+    samples it into `py_spy` (collapsed stacks) when that names one."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pin = config.pin and len(cpus) >= 2
     if pin:
         os.sched_setaffinity(0, {cpus[0]})  # the load generator on one core, the servers on another
     started: dict[str, Server] = {}
     try:
-        for name in names:
-            started[name] = Server(
-                name,
-                config,
-                cpu=cpus[1] if pin else None,
-                profile=profile if name == "swill" else None,
-            )
+        cpu = cpus[1] if pin else None
+        started["swill"] = Server("swill", config, cpu=cpu, profile=profile, py_spy=py_spy)
+        started["bare"] = Server("bare", config, cpu=cpu)
+        for label, path in (variants or {}).items():
+            started[label] = Server("swill", config, cpu=cpu, label=label, pythonpath=path)
         yield started
     finally:
         for server in started.values():
@@ -365,9 +399,15 @@ def _loop_factory(config: Config) -> Callable[[], asyncio.AbstractEventLoop] | N
     return None
 
 
-def run(config: Config, only: tuple[str, ...] = (), profile: str | None = None) -> Results:
-    """Start both servers, run the rounds, stop them."""
-    with servers(config, profile=profile) as running:
+def run(
+    config: Config,
+    only: tuple[str, ...] = (),
+    variants: dict[str, str] | None = None,
+    profile: str | None = None,
+    py_spy: str | None = None,
+) -> Results:
+    """Start the servers (see `servers`), run the rounds, stop them."""
+    with servers(config, variants, profile=profile, py_spy=py_spy) as running:
         with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
             return runner.run(run_rounds(running, config, only))
 
@@ -452,6 +492,24 @@ def render_table(results: Results, config: Config) -> str:
     return "\n".join(lines)
 
 
+def render_variants(results: Results, config: Config, labels: list[str]) -> str:
+    """Each variant of Swill against the `swill` server of the same run."""
+    lines = [
+        f"| metric | swill | {' | '.join(labels)} | {' | '.join(f'{x} / swill' for x in labels)} |",
+        "|---|" + "---:|" * (1 + 2 * len(labels)),
+    ]
+    for row in rows(config):
+        per_server = results.get(row.scenario)
+        if not per_server:
+            continue
+        base = _value(row, per_server["swill"])
+        values = [_value(row, per_server[label]) for label in labels]
+        ratios = [f"{value / base:.2f}x" if base else "-" for value in values]
+        cells = [row.label, _format(base), *map(_format, values), *ratios]
+        lines.append(f"| {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def render_notes(results: Results, config: Config) -> str:
     """How the run was set up, and how busy the load generator was."""
     import swill
@@ -509,6 +567,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a tiny run that only checks the benchmark works")
     parser.add_argument("--only", action="append", choices=["latency", "calls", "stream", "big"], default=[])
     parser.add_argument("--profile", metavar="PATH", help="run Swill's server under cProfile, stats to PATH")
+    parser.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        help="sample Swill's server with py-spy, collapsed stacks to PATH",
+    )
+    parser.add_argument(
+        "--variant",
+        metavar="LABEL=PATH",
+        action="append",
+        default=[],
+        help="also serve the swill package found in PATH, in the same rounds (A/B of a patch)",
+    )
     parser.add_argument("--verbose", action="store_true", help="also print every round's figures")
     args = parser.parse_args(argv)
     if args.quick:
@@ -529,8 +599,12 @@ def main(argv: list[str] | None = None) -> int:
             pin=not args.no_pin,
         )
     started = time.perf_counter()
-    results = run(config, tuple(args.only), args.profile)
+    variants = dict(variant.split("=", 1) for variant in args.variant)
+    results = run(config, tuple(args.only), variants, args.profile, args.py_spy)
     print(render_table(results, config))
+    if variants:
+        print()
+        print(render_variants(results, config, list(variants)))
     print()
     print(render_notes(results, config))
     print(f"- Run time: {time.perf_counter() - started:.0f} s.")

@@ -1,0 +1,45 @@
+"""The server benchmark, run in a tiny configuration so that it keeps working (no timing checks)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "server_bench.py"
+
+ROWS = (
+    "unary latency p50",
+    "unary latency p99",
+    "unary calls/s, 64 in flight",
+    "server-stream messages/s (window 256",
+    "echo, time per call p50",
+    "echo, payload MiB/s",
+    "server CPU per call",
+    "server CPU per stream message",
+)
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "| metric | Swill | bare | Swill / bare | target | met |"
+    table = [line for line in lines if line.startswith("| ")][1:]
+    for label in ROWS:
+        [row] = [line for line in table if label in line]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert re.fullmatch(NUMBER, cells[1]), row
+        assert re.fullmatch(NUMBER, cells[2]), row
+        assert re.fullmatch(rf"{NUMBER}x", cells[3]), row
+    targets = [line for line in table if "x |" in line and ("yes |" in line or "**no** |" in line)]
+    assert len(targets) == 3  # p50 latency, calls/s and stream messages/s have targets
+    assert any(line.startswith("- Load generator CPU share") for line in lines)
