@@ -17,6 +17,7 @@ from .._introspect import REF_PREFIX, describe, rpc_kind, split_doc
 __all__ = [
     "KINDS",
     "Document",
+    "Generator",
     "Namespace",
     "Rpc",
     "constraints",
@@ -194,6 +195,38 @@ class Namespace:
                 root.rpcs[rpc.name.replace(".", "_") + "_"] = rpc
         for name, child in self.children.items():
             child._untangle(root, f"{prefix}{name}.")
+
+
+class Generator:
+    """What the TypeScript and Python generators share: type names that shadow none of the
+    module's own, and one API class per namespace of rpcs."""
+
+    reserved: frozenset[str] = frozenset()
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.taken = set(self.reserved)
+        self.names = {name: unique_identifier(name, self.taken) for name in document.schemas}
+        self.class_names: dict[int, str] = {}
+
+    def api_classes(self, root: Namespace, doc: str) -> list[str]:
+        """The source of `Api` for `root` (last) and of a class for each namespace below it
+        (before the class that holds it)."""
+        return [*self._namespace_classes(root, []), self.api_class("Api", root, [], doc)]
+
+    def _namespace_classes(self, node: Namespace, path: list[str]) -> list[str]:
+        out = []
+        for name, child in node.children.items():
+            inner = [*path, name]
+            out += self._namespace_classes(child, inner)
+            camel = "".join(part[:1].upper() + part[1:] for part in inner)
+            self.class_names[id(child)] = ident = unique_identifier(f"{camel}Api", self.taken)
+            out.append(self.api_class(ident, child, inner, f"The `{'.'.join(inner)}.*` rpcs."))
+        return out
+
+    def api_class(self, ident: str, node: Namespace, path: list[str], doc: str) -> str:
+        """The source of one API class: a method per rpc of `node`, an attribute per namespace."""
+        raise NotImplementedError
 
 
 def load_document(target: str) -> dict[str, Any]:

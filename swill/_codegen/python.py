@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .document import Document, Namespace, Rpc, describe_kind, ref_name, unique_identifier
+from .document import Document, Generator, Namespace, Rpc, describe_kind, ref_name, unique_identifier
 
 __all__ = ["generate_python"]
 
@@ -185,22 +185,18 @@ def generate_python(document: Mapping[str, Any] | Document, *, title: str | None
     return _Python(Document.parse(document)).module(title)
 
 
-class _Python:
+class _Python(Generator):
+    reserved = _RESERVED
+
     def __init__(self, document: Document) -> None:
-        self.document = document
-        taken = set(_RESERVED)
-        self.names = {name: unique_identifier(name, taken) for name in document.schemas}
-        self.taken = taken
+        super().__init__(document)
         self.tags = document.tagged()
-        self.class_names: dict[int, str] = {}
 
     def module(self, title: str | None) -> str:
         schemas = self.document.schemas
         aliases = [self.alias(name, s) for name, s in schemas.items() if not _is_class(s)]
         classes = [self.struct(name, s) for name, s in schemas.items() if _is_class(s)]
-        root = Namespace.of(self.document.user_rpcs)
-        apis = self.namespace_classes(root, [])
-        apis.append(self.api_class("Api", root, [], "The server's rpcs, typed."))
+        apis = self.api_classes(Namespace.of(self.document.user_rpcs), "The server's rpcs, typed.")
         exported = ["SCHEMA_HASH", "Api", "BidiStream", "CallOptions", "ClientStream", "StreamOptions", "is_up_to_date"]
         exported += [self.names[name] for name in schemas]
         body = ("\n\n" + "\n\n".join(aliases) + "\n" if aliases else "") + _STREAMS + "".join(classes) + "".join(apis)
@@ -252,7 +248,9 @@ class _Python:
 
     def field(self, key: str, prop: Mapping[str, Any], required: bool, taken: set[str]) -> list[str]:
         attribute = key if _IDENTIFIER.match(key) and not key.startswith("_") else ""
-        attribute = unique_identifier(attribute or key.lstrip("_") or "field", taken)
+        # A field named like a type its class's annotations use would hide that type from them.
+        shadows = _RESERVED | frozenset(self.names.values())
+        attribute = unique_identifier(attribute or key.lstrip("_") or "field", taken, reserved=shadows)
         annotation = self.type(prop, meta=True)
         default = None if required else _default(self.document, prop)
         if not required and default is None:
@@ -318,16 +316,6 @@ class _Python:
         return "Any"
 
     # The Api classes.
-
-    def namespace_classes(self, node: Namespace, path: list[str]) -> list[str]:
-        out = []
-        for name, child in node.children.items():
-            out += self.namespace_classes(child, [*path, name])
-            camel = "".join(part[:1].upper() + part[1:] for part in [*path, name])
-            ident = unique_identifier(f"{camel}Api", self.taken)
-            self.class_names[id(child)] = ident
-            out.append(self.api_class(ident, child, [*path, name], f"The `{'.'.join([*path, name])}.*` rpcs."))
-        return out
 
     def api_class(self, ident: str, node: Namespace, path: list[str], doc: str) -> str:
         members = set(_MEMBERS)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .document import Document, Namespace, Rpc, constraints, describe_kind, ref_name, unique_identifier
+from .document import Document, Generator, Namespace, Rpc, constraints, describe_kind, ref_name, unique_identifier
 
 __all__ = ["generate_typescript"]
 
@@ -76,20 +76,13 @@ def generate_typescript(document: Mapping[str, Any] | Document) -> str:
     return _TypeScript(Document.parse(document)).module()
 
 
-class _TypeScript:
-    def __init__(self, document: Document) -> None:
-        self.document = document
-        taken = set(_RESERVED)
-        self.names = {name: unique_identifier(name, taken) for name in document.schemas}
-        self.taken = taken
-        self.class_names: dict[int, str] = {}
+class _TypeScript(Generator):
+    reserved = _RESERVED
 
     def module(self) -> str:
         parts = [_PRELUDE.replace("{schema_hash}", json.dumps(self.document.schema_hash or "")).rstrip("\n")]
         parts += [self.declaration(name, schema) for name, schema in self.document.schemas.items()]
-        root = Namespace.of(self.document.user_rpcs)
-        parts += self.namespace_classes(root, [])
-        parts.append(self.api_class("Api", root, [], doc="The server's rpcs, typed.", top=True))
+        parts += self.api_classes(Namespace.of(self.document.user_rpcs), "The server's rpcs, typed.")
         return "\n".join(parts)
 
     # Types.
@@ -179,17 +172,7 @@ class _TypeScript:
 
     # The Api classes.
 
-    def namespace_classes(self, node: Namespace, path: list[str]) -> list[str]:
-        out = []
-        for name, child in node.children.items():
-            out += self.namespace_classes(child, [*path, name])
-            ident = unique_identifier("".join(p[:1].upper() + p[1:] for p in [*path, name]) + "Api", self.taken)
-            child_doc = f"The `{'.'.join([*path, name])}.*` rpcs."
-            out.append(self.api_class(ident, child, [*path, name], doc=child_doc, top=False))
-            self.class_names[id(child)] = ident
-        return out
-
-    def api_class(self, ident: str, node: Namespace, path: list[str], *, doc: str, top: bool) -> str:
+    def api_class(self, ident: str, node: Namespace, path: list[str], doc: str) -> str:
         members = set(_MEMBERS)
         lines = [f"\n/** {doc} */", f"export class {ident} {{"]
         lines.append("  /** The client the calls go through. */")

@@ -19,7 +19,7 @@ from swill._codegen import generate_python, load_document
 from swill.client import Client
 
 from ..conftest import LiveServer
-from . import catalog
+from . import catalog, edges
 
 # Uses of the generated module that must type-check, and misuses that must not: with
 # `warn_unused_ignores` (part of --strict), an ignore on a line without that error fails too.
@@ -73,14 +73,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("python")
     (root / "api_catalog.py").write_text(generate_python(load_document(f"{catalog.__name__}:app")))
     (root / "api_quickstart.py").write_text(generate_python(load_document("examples.quickstart:app")))
+    (root / "api_edges.py").write_text(generate_python(load_document(f"{edges.__name__}:app")))
     (root / "usage.py").write_text(USAGE)
     yield root
-    for name in ("api_catalog", "api_quickstart"):
+    for name in ("api_catalog", "api_quickstart", "api_edges"):
         sys.modules.pop(name, None)
 
 
 def test_generated_modules_pass_mypy_strict_and_their_types_are_tight(generated: Path) -> None:
-    files = [str(generated / name) for name in ("api_catalog.py", "api_quickstart.py", "usage.py")]
+    files = [str(generated / name) for name in ("api_catalog.py", "api_quickstart.py", "api_edges.py", "usage.py")]
     args = ["--strict", "--python-version", "3.11", "--cache-dir", str(generated / ".mypy_cache")]
     stdout, stderr, status = mypy.api.run([*args, "--config-file", "", *files])
     assert status == 0, stdout + stderr
@@ -141,3 +142,27 @@ async def test_generated_module_calls_a_live_server(generated: Path, live_server
         assert await api.lookup({1: "a", 2: "a"}) == {"a": [1, 2]}
         assert await api.colors("red") == ["green"]
         assert await api_module.is_up_to_date(client)
+
+
+async def test_awkward_names_still_make_a_working_module(
+    generated: Path, live_server: Callable[..., LiveServer]
+) -> None:
+    api_module: Any = load(generated / "api_edges.py")
+    text = (generated / "api_edges.py").read_text()
+    assert 'list_: list[int] = msgspec.field(name="list")' in text  # `list` would hide the type
+    assert 'Date_: float = msgspec.field(default=0.0, name="Date")' in text
+    assert 'from_: str = msgspec.field(name="from")' in text
+    assert 'private: bool = msgspec.field(default=False, name="_private")' in text
+    server = live_server(edges.app)
+    async with Client(server.url) as client:
+        api = api_module.Api(client)
+        thing = api_module.Api2(from_="x", a_b=2, private=True)
+        assert await api.get_all(thing) == thing
+        date = api_module.Date(list_=[1, 2], Date_=1.5)
+        assert await api.class_(date) == date
+        assert await api.client2() == "client"
+        assert await api.chat_("a") == "a"
+        assert await api.chat.echo("b") == "b"
+        assert api_module.Api2.__doc__.startswith(
+            'Shadows the generated `Api` class. Ends a comment: */ and a docstring: """'
+        )

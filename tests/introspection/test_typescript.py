@@ -17,7 +17,7 @@ import pytest
 from swill._codegen import generate_typescript, load_document
 
 from ..conftest import LiveServer
-from . import catalog
+from . import catalog, edges
 
 HERE = Path(__file__).parent
 CLIENT = HERE.parents[1] / "clients" / "typescript"
@@ -46,7 +46,7 @@ TSCONFIG = {
         "types": ["node"],
         "outDir": "out",
     },
-    "files": ["api.ts", "quickstart.ts", "types.ts", "live.ts"],
+    "files": ["api.ts", "quickstart.ts", "edges.ts", "types.ts", "live.ts"],
 }
 
 
@@ -80,10 +80,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def compiled(project: Path) -> Path:
-    """The generated modules of the catalog and the quickstart, compiled in one `tsc` run with
-    the type checks and the live script."""
+    """The generated modules of the catalog, the quickstart and the awkward names, compiled in one
+    `tsc` run with the type checks and the live script."""
     (project / "api.ts").write_text(generate_typescript(load_document(f"{catalog.__name__}:app")))
     (project / "quickstart.ts").write_text(generate_typescript(load_document("examples.quickstart:app")))
+    (project / "edges.ts").write_text(generate_typescript(load_document(f"{edges.__name__}:app")))
     node(TSC, "-p", project / "tsconfig.json", cwd=project)
     return project / "out"
 
@@ -91,9 +92,18 @@ def compiled(project: Path) -> Path:
 def test_generated_modules_compile_strict_and_their_types_are_tight(compiled: Path) -> None:
     # The fixture ran tsc: it fails on any error, and `types.ts` holds `@ts-expect-error` lines
     # that are errors themselves when the generated types accept what they shouldn't.
-    for name in ("api.js", "quickstart.js"):
+    for name in ("api.js", "quickstart.js", "edges.js"):
         head = (compiled / name).read_text().split("export", 1)[0]
         assert "import" not in head  # `import type` only: no runtime dependency
+    text = (compiled.parent / "edges.ts").read_text()
+    assert "export interface Api2 {" in text  # the schema named Api makes way for the Api class
+    assert "export interface Date2 {" in text  # and Date for JavaScript's
+    assert '  "a-b"?: Int64;' in text
+    assert "  class(data: Date2, options?: CallOptions): Promise<Date2> {" in text
+    assert "  get_all(data: Api2, options?: CallOptions): Promise<Api2> {" in text
+    assert "  client2(options?: CallOptions): Promise<string> {" in text  # `client` is taken
+    assert "  chat_(data: string, options?: CallOptions): Promise<string> {" in text  # `chat` is a namespace
+    assert "Ends a comment: *\\/ and" in text
 
 
 def test_node_calls_a_live_server_through_the_generated_module(
