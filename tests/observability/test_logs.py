@@ -19,6 +19,11 @@ from .conftest import Collector, about_to_send, connect
 Collect = Callable[[str], Collector]
 
 
+def extra(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's attributes, those given in `extra=` included."""
+    return vars(record)
+
+
 def access(record: logging.LogRecord) -> dict[str, Any]:
     keys = ("rpc", "call_id", "connection_id", "code", "messages_in", "messages_out", "bytes_in", "bytes_out")
     return {key: getattr(record, key) for key in keys}
@@ -32,7 +37,7 @@ async def test_a_unary_call(server: LiveServer, collect: Collect) -> None:
         assert decode(response) == [6, 1, 3, None, None]
         await client.send([0, 2, "me", None, None, None])
         connection_id = (await client.recv())[2]
-    record = await logs.wait(lambda r: r.call_id == 1 and r.connection_id == connection_id)
+    record = await logs.wait(lambda r: extra(r)["call_id"] == 1 and extra(r)["connection_id"] == connection_id)
     assert access(record) == {
         "rpc": "add",
         "call_id": 1,
@@ -44,7 +49,7 @@ async def test_a_unary_call(server: LiveServer, collect: Collect) -> None:
         "bytes_out": len(response),
     }
     assert record.levelno == logging.INFO
-    assert 0 < record.duration < 5 and record.credit_wait == 0
+    assert 0 < extra(record)["duration"] < 5 and extra(record)["credit_wait"] == 0
     assert record.getMessage().startswith(f'{connection_id} "add" OK ')
 
 
@@ -61,10 +66,10 @@ async def test_a_server_stream_that_waited_for_credit(server: LiveServer, collec
         await client.send([7, 1, 10])
         rest = [await client.ws.recv() for _ in range(3)]
         assert [decode(m) for m in rest] == [[1, 1, 1], [1, 1, 2], [3, 1, None]]
-    record = await logs.wait(lambda r: r.rpc == "count" and r.connection_id == connection_id)
+    record = await logs.wait(lambda r: extra(r)["rpc"] == "count" and extra(r)["connection_id"] == connection_id)
     assert access(record)["messages_out"] == 3
-    assert record.bytes_out == len(first) + len(rest[0]) + len(rest[1])  # DATA frames, not END_OF_STREAM
-    assert record.credit_wait > 0
+    assert extra(record)["bytes_out"] == len(first) + len(rest[0]) + len(rest[1])  # DATA frames, not END_OF_STREAM
+    assert extra(record)["credit_wait"] > 0
 
 
 async def test_a_client_stream(server: LiveServer, collect: Collect) -> None:
@@ -74,9 +79,9 @@ async def test_a_client_stream(server: LiveServer, collect: Collect) -> None:
         assert await client.recv_for(1, credit=False) == [6, 1, 70201, None, None]
         await client.send([0, 2, "me", None, None, None])
         connection_id = (await client.recv_for(2))[2]
-    record = await logs.wait(lambda r: r.rpc == "total" and r.connection_id == connection_id)
-    assert (record.messages_in, record.messages_out, record.code) == (3, 1, "OK")
-    assert record.bytes_in == len(encode(1)) + len(encode(200)) + len(encode(70000))
+    record = await logs.wait(lambda r: extra(r)["rpc"] == "total" and extra(r)["connection_id"] == connection_id)
+    assert (extra(record)["messages_in"], extra(record)["messages_out"], extra(record)["code"]) == (3, 1, "OK")
+    assert extra(record)["bytes_in"] == len(encode(1)) + len(encode(200)) + len(encode(70000))
 
 
 @pytest.mark.parametrize(("rpc", "code"), [("fail", "PERMISSION_DENIED"), ("hang", "CANCELLED")])
@@ -87,8 +92,10 @@ async def test_failed_and_cancelled_calls(server: LiveServer, collect: Collect, 
         connection_id = (await client.recv_for(1))[2]
         if rpc == "hang":
             await client.send([4, 2])
-    record = await logs.wait(lambda r: r.call_id == 2 and r.connection_id == connection_id)
-    assert (record.rpc, record.code, record.messages_out) == (rpc, code, 0)
+        else:
+            assert (await client.recv_for(2))[2] == code
+    record = await logs.wait(lambda r: extra(r)["call_id"] == 2 and extra(r)["connection_id"] == connection_id)
+    assert (extra(record)["rpc"], extra(record)["code"], extra(record)["messages_out"]) == (rpc, code, 0)
 
 
 async def test_refused_requests_open_no_call_and_get_no_record(server: LiveServer, collect: Collect) -> None:
@@ -97,8 +104,8 @@ async def test_refused_requests_open_no_call_and_get_no_record(server: LiveServe
         await client.send([0, 1, "nope", None, None, None], [0, 2, "me", None, None, None])
         assert (await client.recv_for(1))[2] == "UNIMPLEMENTED"
         connection_id = (await client.recv_for(2))[2]
-    await logs.wait(lambda r: r.call_id == 2 and r.connection_id == connection_id)
-    assert not [r for r in logs.records if r.connection_id == connection_id and r.call_id == 1]
+    await logs.wait(lambda r: extra(r)["call_id"] == 2 and extra(r)["connection_id"] == connection_id)
+    assert not [r for r in logs.records if extra(r)["connection_id"] == connection_id and extra(r)["call_id"] == 1]
 
 
 async def test_connection_records(server: LiveServer, collect: Collect) -> None:
@@ -106,12 +113,15 @@ async def test_connection_records(server: LiveServer, collect: Collect) -> None:
     async with connect(server) as client:
         await client.send([0, 1, "me", None, None, None])
         connection_id = (await client.recv())[2]
-        opened = await logs.wait(lambda r: r.connection_id == connection_id)
-        assert (opened.event, opened.levelno) == ("open", logging.INFO)
-        assert opened.client[0] == "127.0.0.1"
-    closed = await logs.wait(lambda r: r.connection_id == connection_id and r.event == "close")
-    assert closed.client == opened.client
-    assert [r.event for r in logs.records if r.connection_id == connection_id] == ["open", "close"]
+        opened = await logs.wait(lambda r: extra(r)["connection_id"] == connection_id)
+        assert (extra(opened)["event"], opened.levelno) == ("open", logging.INFO)
+        assert extra(opened)["client"][0] == "127.0.0.1"
+    closed = await logs.wait(lambda r: extra(r)["connection_id"] == connection_id and extra(r)["event"] == "close")
+    assert extra(closed)["client"] == extra(opened)["client"]
+    assert [extra(r)["event"] for r in logs.records if extra(r)["connection_id"] == connection_id] == [
+        "open",
+        "close",
+    ]
 
 
 class Spy:

@@ -1,0 +1,78 @@
+"""OpenTelemetry: a span per call, when `opentelemetry-api` is installed (`pip install swill[otel]`).
+
+The span is a SERVER span named after the rpc. Its parent is the W3C trace context the client sent
+in the call's `traceparent` and `tracestate` metadata (read with the propagators OpenTelemetry is
+configured with), and it is the current span while the hooks and the handler run, so spans they
+start are its children. It ends after `after_request`. Without the package, `traced` returns the
+function it is given: the call path does not change at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from . import __version__
+from ._errors import Code
+
+if TYPE_CHECKING:
+    from ._errors import Error
+    from ._server import ServerCall
+
+__all__ = ["traced"]
+
+Run = Callable[["ServerCall"], Awaitable["Error | None"]]
+
+# As for gRPC servers: codes that say the server failed. The others are the client's doing.
+SERVER_FAULTS: Final = frozenset(
+    {Code.UNKNOWN, Code.DEADLINE_EXCEEDED, Code.UNIMPLEMENTED, Code.INTERNAL, Code.UNAVAILABLE, Code.DATA_LOSS}
+)
+
+try:
+    from opentelemetry import propagate, trace
+    from opentelemetry.propagators.textmap import Getter
+except ImportError:  # pragma: no cover - exercised by reloading without the package
+    trace = None  # type: ignore[assignment]
+
+
+def traced(run: Run) -> Run:
+    """Wrap `ServerCall.run` in a span per call, or return it as it is without OpenTelemetry."""
+    if trace is None:
+        return run
+    tracer = trace.get_tracer("swill", __version__)
+    getter = _MetadataGetter()
+
+    @functools.wraps(run)
+    async def run_traced(call: ServerCall) -> Error | None:
+        parent = propagate.extract(call.metadata, getter=getter)
+        attributes: dict[str, str | int] = {
+            "rpc.system": "swill",
+            "rpc.method": call.spec.name,
+            "swill.call_id": call.id,
+            "swill.connection_id": call.connection.connection.id,
+        }
+        with tracer.start_as_current_span(
+            call.spec.name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
+        ) as span:
+            error = await run(call)
+            if span.is_recording():
+                span.set_attribute("rpc.response.status_code", "OK" if error is None else error.code.value)
+                if error is not None and error.code in SERVER_FAULTS:
+                    span.set_status(trace.StatusCode.ERROR, f"{error.code.value}: {error.message}")
+            return error
+
+    return run_traced
+
+
+if trace is not None:
+
+    class _MetadataGetter(Getter[Mapping[str, Any]]):
+        """Reads trace context from call metadata, whose values need not be strings."""
+
+        def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+            value = carrier.get(key)
+            return [value] if isinstance(value, str) else None
+
+        def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+            return list(carrier)

@@ -1,0 +1,180 @@
+"""A span per call when OpenTelemetry is installed, child of the client's `traceparent`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+
+import anyio
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
+
+import swill
+from swill import _telemetry
+from tests.conftest import LiveServer
+
+from .conftest import connect
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+PARENT_ID = "b7ad6b7169203331"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+
+
+def ids(span: ReadableSpan) -> tuple[str, str]:
+    """The span's trace id and span id, in hex."""
+    context = span.get_span_context()
+    assert context is not None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+class Spans(SpanExporter):
+    """Keeps finished spans; `wait` blocks (in a worker thread) until one matches."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+        self._changed = threading.Condition()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self._changed:
+            self.spans.extend(spans)
+            self._changed.notify_all()
+        return SpanExportResult.SUCCESS
+
+    async def wait(self, predicate: Callable[[ReadableSpan], bool]) -> ReadableSpan:
+        def until() -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: any(predicate(s) for s in self.spans), timeout=5)
+
+        assert await anyio.to_thread.run_sync(until), f"no matching span in {self.spans}"
+        with self._changed:
+            return next(s for s in self.spans if predicate(s))
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[Spans]:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # the global provider can be set once per process
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = Spans()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+
+
+app = swill.Swill(__name__, introspection=False, playground=False)
+seen_in_hooks: dict[int, str] = {}
+
+
+def current_trace_id() -> str:
+    return format(trace.get_current_span().get_span_context().trace_id, "032x")
+
+
+@app.before_request_message
+def note_trace(request: swill.Request[int], message: int) -> None:
+    seen_in_hooks[message] = current_trace_id()
+
+
+@app.handle()
+async def traced(request: swill.Request[int]) -> str:
+    return current_trace_id()
+
+
+@app.handle()
+def traced_in_a_thread(request: swill.Request[int]) -> str:
+    return current_trace_id()
+
+
+@app.handle()
+async def child(request: swill.Request[int]) -> AsyncIterator[str]:
+    with trace.get_tracer("app").start_as_current_span("work") as span:
+        yield format(span.get_span_context().span_id, "016x")
+
+
+@app.handle()
+async def fails(request: swill.Request[str]) -> None:
+    if request.data == "internal":
+        raise RuntimeError("boom")
+    raise swill.Error(swill.Code.NOT_FOUND, "nothing")
+
+
+@pytest.fixture(scope="module")
+def server(spans: Spans) -> Iterator[LiveServer]:
+    live = LiveServer(app)
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.mark.parametrize("rpc", ["traced", "traced_in_a_thread"])
+async def test_a_span_per_call_continues_the_clients_trace(server: LiveServer, spans: Spans, rpc: str) -> None:
+    key = 1 if rpc == "traced" else 2
+    metadata = {"traceparent": TRACEPARENT, "tracestate": "congo=t61rcWkgMzE"}
+    async with connect(server) as client:
+        await client.send([0, 1, rpc, metadata, None, key])
+        # The handler and the hooks run inside the span, in the client's trace.
+        assert await client.recv() == [6, 1, TRACE_ID, None, None]
+    assert seen_in_hooks[key] == TRACE_ID
+    span = await spans.wait(lambda s: s.name == rpc)
+    context = span.get_span_context()
+    assert context is not None
+    assert span.kind is SpanKind.SERVER
+    assert format(context.trace_id, "032x") == TRACE_ID
+    assert span.parent is not None and span.parent.is_remote
+    assert format(span.parent.span_id, "016x") == PARENT_ID
+    assert context.trace_state.get("congo") == "t61rcWkgMzE"
+    assert span.attributes is not None
+    assert span.attributes["rpc.system"] == "swill"
+    assert span.attributes["rpc.method"] == rpc
+    assert span.attributes["swill.call_id"] == 1
+    assert span.attributes["rpc.response.status_code"] == "OK"
+    assert span.status.status_code is StatusCode.UNSET
+
+
+async def test_without_traceparent_the_span_starts_a_trace(server: LiveServer, spans: Spans) -> None:
+    async with connect(server) as client:
+        await client.send([0, 1, "traced", {"traceparent": 42}, None, 3])  # not a string: ignored
+        trace_id = (await client.recv())[2]
+    span = await spans.wait(lambda s: s.name == "traced" and ids(s)[0] == trace_id)
+    assert span.parent is None
+
+
+async def test_spans_the_handler_starts_are_children(server: LiveServer, spans: Spans) -> None:
+    async with connect(server) as client:
+        await client.send([0, 1, "child", {"traceparent": TRACEPARENT}, None, 4])
+        work_id = (await client.recv())[2]
+    work = await spans.wait(lambda s: s.name == "work" and ids(s)[1] == work_id)
+    call = await spans.wait(lambda s: s.name == "child")
+    assert work.parent is not None and format(work.parent.span_id, "016x") == ids(call)[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "status"), [("internal", "INTERNAL", StatusCode.ERROR), ("missing", "NOT_FOUND", StatusCode.UNSET)]
+)
+async def test_errors_the_server_caused_mark_the_span(
+    server: LiveServer, spans: Spans, data: str, code: str, status: StatusCode
+) -> None:
+    async with connect(server) as client:
+        await client.send([0, 1, "fails", None, None, data])
+        assert (await client.recv())[2] == code
+    span = await spans.wait(
+        lambda s: s.name == "fails" and s.attributes is not None and s.attributes["rpc.response.status_code"] == code
+    )
+    assert span.status.status_code is status
+
+
+def test_without_opentelemetry_nothing_is_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def run(call: object) -> None:
+        return None
+
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    try:
+        module = importlib.reload(_telemetry)
+        assert module.traced(run) is run
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_telemetry)
