@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._errors import Code, Error
 from .document import load_document
 from .markdown import generate_markdown
 from .python import generate_python
@@ -20,7 +21,7 @@ _GENERATORS: dict[str, Callable[[dict[str, Any], argparse.Namespace], str]] = {
     "python": lambda document, args: generate_python(document, title=args.target),
     "docs": lambda document, args: generate_markdown(document, title=args.title, source=args.target),
 }
-_TARGET_HELP = "a server's WebSocket URL (ws://host:port/ws) or an app as module:attribute"
+_TARGET_HELP = "a server (ws://host:port/ws, or host:port) or an app as module:attribute"
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,12 +60,18 @@ def _target_arguments(parser: argparse.ArgumentParser, generator: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the document, generate, write. Returns the exit status."""
+    """Load the document, generate, write. Returns the exit status, as `swill.cli`'s: 2 for a
+    target that names no app, 3 when the server can't be reached, 1 when it refused the call."""
+    from ..cli import EXIT_CALL_FAILED, EXIT_CONNECTION, EXIT_USAGE
+
     try:
         document = load_document(args.target)
-    except Exception as exc:
+    except Error as error:
+        print(f"swill: can't read {args.target}: {error}", file=sys.stderr)
+        return EXIT_CONNECTION if error.code is Code.UNAVAILABLE else EXIT_CALL_FAILED
+    except Exception as exc:  # the import of a module:app target runs the user's code
         print(f"swill: can't read {args.target}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     text = _GENERATORS[args.generator](document, args)
     if args.output in (None, "-"):
         sys.stdout.write(text)

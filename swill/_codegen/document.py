@@ -145,6 +145,7 @@ def ref_name(ref: str) -> str:
     return ref.removeprefix(REF_PREFIX)
 
 
+_HOST_PORT = re.compile(r"[\w.\-\[\]]+:\d+(/.*)?")
 _IDENTIFIER_START = re.compile(r"^[^A-Za-z_]")
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -233,8 +234,8 @@ def load_document(target: str) -> dict[str, Any]:
     """The introspection document of a server or an app.
 
     Args:
-        target: A WebSocket URL (`ws://host:port/ws`), whose server is asked with
-            `swill.introspect`; or `module:attribute` naming a `swill.Swill` app, imported
+        target: A server, as a URL (`ws://host:port/ws`, `http://...`) or `host:port`, asked
+            with `swill.introspect`; or `module:attribute` naming a `swill.Swill` app, imported
             (from the current directory first, as uvicorn does) and described in-process, even
             when it was made with `introspection=False`.
 
@@ -242,13 +243,14 @@ def load_document(target: str) -> dict[str, Any]:
         swill.Error: The server refused the call.
         ValueError: `target` is neither, or does not name a Swill app.
     """
-    if "://" in target:
+    if "://" in target or _HOST_PORT.fullmatch(target):  # no attribute is named with digits
+        from ..cli import normalize_url
         from ._fetch import fetch_document
 
-        return fetch_document(target)
+        return fetch_document(normalize_url(target))
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"expected a ws:// URL or module:app, got {target!r}")
+        raise ValueError(f"expected a server URL or module:app, got {target!r}")
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     app: Any = importlib.import_module(module_name)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import swill
 from swill._codegen import (
     add_subcommands,
     generate_markdown,
@@ -65,20 +66,34 @@ def test_reads_a_live_server(live_server: Callable[..., LiveServer], tmp_path: P
     assert out.read_text() == generate_python(load_document(TARGET), title=url)
 
 
+def test_reads_a_server_given_as_host_and_port(live_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    server = live_server(catalog.app)
+    out = tmp_path / "api.md"
+    assert main(["docs", f"127.0.0.1:{server.port}", "-o", str(out)]) == 0
+    assert out.read_text() == generate_markdown(load_document(TARGET), source=f"127.0.0.1:{server.port}")
+
+
 @pytest.mark.parametrize(
-    ("target", "message"),
+    ("target", "status", "message"),
     [
-        ("examples.quickstart:add", "is not a swill.Swill app"),
-        ("examples.quickstart", "expected a ws:// URL or module:app"),
-        ("ws://127.0.0.1:9/ws", "UNAVAILABLE"),
+        ("examples.quickstart:add", 2, "is not a swill.Swill app"),
+        ("examples.quickstart", 2, "expected a server URL or module:app"),
+        ("no_such_module:app", 2, "No module named 'no_such_module'"),
+        ("ftp://127.0.0.1:9/ws", 2, "not a server URL"),
+        ("ws://127.0.0.1:9/ws", 3, "UNAVAILABLE"),
     ],
 )
-def test_a_bad_target_is_an_error(target: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["docs", target]) == 1
+def test_a_bad_target_is_an_error(target: str, status: int, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["docs", target]) == status
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"swill: can't read {target}: " in captured.err
     assert message in captured.err
+
+
+def test_a_server_without_introspection_is_a_failed_call(live_server: Callable[..., LiveServer]) -> None:
+    url = live_server(swill.Swill(introspection=False)).url
+    assert main(["docs", url]) == 1
 
 
 def test_a_language_is_required(capsys: pytest.CaptureFixture[str]) -> None:
