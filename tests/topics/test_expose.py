@@ -13,6 +13,7 @@ import pytest
 import swill
 from swill._topics import Topic
 from swill.client import Client
+from swill.testing import TestClient
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.anyio
@@ -186,3 +187,17 @@ async def test_exposed_topics_appear_in_introspection(live_server: Start) -> Non
     response = watch["response"]["schema"]
     name = response["$ref"].rsplit("/", 1)[1]
     assert document["schemas"][name]["required"] == ["id", "value"]
+
+
+async def test_topics_work_in_process_with_the_test_client() -> None:
+    app, readings, alerts, subscribed = dashboard()
+    async with TestClient(app) as client:
+        await readings.publish(Reading("a", 1.0))  # the test's loop is the app's loop
+        async with client.stream("alerts.watch", None) as watching:
+            events = aiter(client.stream("readings", None))
+            with anyio.fail_after(5):
+                assert (await anext(events))["value"] == {"sensor": "a", "celsius": 1.0}
+                await subscribed.reach(2)
+                assert await alerts.publish("hello") == 1
+                assert (await anext(aiter(watching)))["value"] == "hello"
+            await events.aclose()  # type: ignore[attr-defined]
