@@ -717,6 +717,17 @@ def test_errors_raised_as_invalid_data_by_a_validator_are_placed_under_its_field
     ]
 
 
+def test_a_type_error_from_a_validator_refuses_at_the_object_path_as_msgspec_does() -> None:
+    class Strict(ValidatedStruct):
+        qty: int
+
+        @validator("qty")
+        def check(self, value: int) -> None:
+            raise TypeError("not that kind of number")
+
+    assert error_of(TypeCodec(list[Strict]), [{"qty": 1}]) == ("$[0]", "not that kind of number")
+
+
 def test_other_exceptions_from_validators_are_not_invalid_data() -> None:
     class Buggy(ValidatedStruct):
         qty: int
