@@ -43,8 +43,15 @@ def traced(run: Run) -> Run:
     tracer = trace.get_tracer("swill", __version__)
     getter = _MetadataGetter()
 
+    configured = False
+
     @functools.wraps(run)
     async def run_traced(call: ServerCall) -> Error | None:
+        nonlocal configured
+        if not configured:  # the API alone records nothing; a provider, once set, stays
+            if isinstance(trace.get_tracer_provider(), _NOT_CONFIGURED):
+                return await run(call)
+            configured = True
         parent = propagate.extract(call.metadata, getter=getter)
         attributes: dict[str, str | int] = {
             "rpc.system": "swill",
@@ -66,6 +73,7 @@ def traced(run: Run) -> Run:
 
 
 if trace is not None:
+    _NOT_CONFIGURED: Final = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
     class _MetadataGetter(Getter[Mapping[str, Any]]):
         """Reads trace context from call metadata, whose values need not be strings."""

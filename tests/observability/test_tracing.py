@@ -178,3 +178,15 @@ def test_without_opentelemetry_nothing_is_wrapped(monkeypatch: pytest.MonkeyPatc
     finally:
         monkeypatch.undo()
         importlib.reload(_telemetry)
+
+
+async def test_with_the_api_alone_no_span_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No tracer provider configured: the call runs as it would without OpenTelemetry.
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    inside: list[trace.Span] = []
+
+    async def run(call: object) -> None:
+        inside.append(trace.get_current_span())
+
+    await _telemetry.traced(run)(object())  # type: ignore[arg-type]
+    assert inside == [trace.INVALID_SPAN]
