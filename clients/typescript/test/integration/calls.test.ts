@@ -4,8 +4,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 
-import { Client, Code, SwillError } from "../../src/index.js";
+import { Client, Code } from "../../src/index.js";
 import { type TestServer, startServer } from "../helpers/server.js";
+import { rejection } from "../helpers/wait.js";
 
 let server: TestServer;
 let client: Client;
@@ -19,16 +20,6 @@ afterAll(async () => {
   client.close();
   await server.stop();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<SwillError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SwillError);
-    return error as SwillError;
-  }
-  throw new Error("expected the promise to reject");
-}
 
 describe("call kinds", () => {
   it("unary", async () => {

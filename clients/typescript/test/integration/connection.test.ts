@@ -2,8 +2,9 @@
 import { afterEach, expect, it } from "vitest";
 import { WebSocket } from "ws";
 
-import { Client, type ClientEventMap, Code, SwillError } from "../../src/index.js";
+import { Client, Code } from "../../src/index.js";
 import { type TestServer, startServer } from "../helpers/server.js";
+import { once, rejection } from "../helpers/wait.js";
 
 const cleanup: (() => unknown)[] = [];
 
@@ -32,25 +33,6 @@ function record(client: Client): string[] {
   client.on("reconnecting", () => seen.push("reconnecting"));
   client.on("goaway", () => seen.push("goaway"));
   return seen;
-}
-
-function once<K extends keyof ClientEventMap>(client: Client, event: K): Promise<ClientEventMap[K]> {
-  return new Promise((resolve) => {
-    const stop = client.on(event, (payload) => {
-      stop();
-      resolve(payload);
-    });
-  });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SwillError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SwillError);
-    return error as SwillError;
-  }
-  throw new Error("expected the promise to reject");
 }
 
 it("fails open calls when the server goes away, and reconnects when it is back", async () => {

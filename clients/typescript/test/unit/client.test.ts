@@ -1,10 +1,11 @@
 // The client against a scripted in-memory server: every frame it sends is checked.
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Client, type ClientEventMap, type ClientOptions } from "../../src/client.js";
+import { Client, type ClientOptions } from "../../src/client.js";
 import { Code, SwillError } from "../../src/errors.js";
 import { FrameType } from "../../src/frames.js";
-import { FakeServer, type FakeSocket } from "../helpers/fake-socket.js";
+import { FakeServer } from "../helpers/fake-socket.js";
+import { once, rejection } from "../helpers/wait.js";
 
 const clients: Client[] = [];
 
@@ -20,25 +21,6 @@ afterEach(() => {
     client.close();
   }
 });
-
-async function rejection(promise: Promise<unknown>): Promise<SwillError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SwillError);
-    return error as SwillError;
-  }
-  throw new Error("expected the promise to reject");
-}
-
-function once<K extends keyof ClientEventMap>(client: Client, event: K): Promise<ClientEventMap[K]> {
-  return new Promise((resolve) => {
-    const stop = client.on(event, (payload) => {
-      stop();
-      resolve(payload);
-    });
-  });
-}
 
 function events(client: Client): string[] {
   const seen: string[] = [];
