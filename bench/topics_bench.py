@@ -61,12 +61,12 @@ _REQUEST, _DATA, _METADATA, _END, _ERROR, _RESPONSE, _CREDIT, _HELLO = 0, 1, 2, 
 class Config:
     """What one run does."""
 
-    values: int = 2000
+    values: int = 200
     subscribers: int = 1000
     connections: int = 100
     window: int = 64
     policy: str = "fifo"
-    queue_size: int = 64
+    queue_size: int = 256
     brokers: tuple[str, ...] = ("memory", "redis")
     profile: str | None = None
 
