@@ -27,7 +27,7 @@ import inspect
 import itertools
 import logging
 import re
-import textwrap
+import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -157,6 +157,7 @@ class _SchemaBuilder:
     def __init__(self) -> None:
         self.classes: dict[Any, mi.Type] = {}
         self.names: dict[Any, str] = {}
+        self.sources: dict[str, dict[str, dict[str, str]]] = {}  # module: class: field: doc
 
     def type_info(self, tp: Any) -> mi.Type:
         """msgspec's view of `tp` once annotated-types constraints are `Meta` (rule 2)."""
@@ -317,7 +318,7 @@ class _SchemaBuilder:
         doc = _class_doc(cls)
         if doc and not (isinstance(t, (mi.DataclassType, mi.NamedTupleType)) and doc.startswith(f"{cls.__name__}(")):
             schema.setdefault("description", doc)
-        docs = _attribute_docs(cls)
+        docs = _attribute_docs(cls, self.sources)
         names: list[str] = []
         fields: list[dict[str, Any]] = []
         required: list[str] = []
@@ -396,27 +397,49 @@ def _class_doc(cls: Any) -> str | None:
     return inspect.cleandoc(doc) or None if isinstance(doc, str) else None
 
 
-def _attribute_docs(cls: Any) -> dict[str, str]:
-    """Docstrings written under fields in the class body (PEP 257 attribute docstrings)."""
+def _attribute_docs(cls: Any, modules: dict[str, dict[str, dict[str, str]]]) -> dict[str, str]:
+    """Docstrings written under fields in the class body (PEP 257 attribute docstrings), the
+    class's own over its bases'. `modules` caches what each module's source holds."""
     docs: dict[str, str] = {}
     for klass in reversed(getattr(cls, "__mro__", ())):
-        if klass.__module__ in ("builtins", "msgspec", "typing"):
+        name = klass.__module__
+        if name in ("builtins", "msgspec", "typing", "enum"):
             continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, after in itertools.pairwise(body):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[node.target.id] = inspect.cleandoc(after.value.value)
+        if name not in modules:
+            modules[name] = _module_attribute_docs(name)
+        docs.update(modules[name].get(klass.__qualname__, {}))
     return docs
+
+
+def _module_attribute_docs(module: str) -> dict[str, dict[str, str]]:
+    """Every class of a module by qualified name (`Outer.Inner`, `f.<locals>.C`), with the
+    docstrings of its fields; parsed once, as `inspect.getsource(cls)` would for each class."""
+    try:
+        tree = ast.parse(inspect.getsource(sys.modules[module]))
+    except (KeyError, OSError, TypeError, SyntaxError):
+        return {}
+    out: dict[str, dict[str, str]] = {}
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                out[prefix + node.name] = {
+                    field.target.id: inspect.cleandoc(doc.value.value)
+                    for field, doc in itertools.pairwise(node.body)
+                    if isinstance(field, ast.AnnAssign)
+                    and isinstance(field.target, ast.Name)
+                    and isinstance(doc, ast.Expr)
+                    and isinstance(doc.value, ast.Constant)
+                    and isinstance(doc.value.value, str)
+                }
+                visit(node.body, f"{prefix}{node.name}.")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(node.body, f"{prefix}{node.name}.<locals>.")
+            elif isinstance(node, (ast.If, ast.Try)):
+                visit([*node.body, *node.orelse], prefix)
+
+    visit(tree.body, "")
+    return out
 
 
 # Schema pieces.

@@ -326,3 +326,18 @@ def test_anything_goes_and_unknown_types_are_empty_schemas() -> None:
     assert components(Holder)["Holder"]["properties"] == {"value": {}, "raw": {}}
     assert components(Keyed)["Keyed"]["required"] == ["key"]
     assert components(Row)["Row"]["prefixItems"] == [{"type": "integer", "x-msgpack": "int64", "x-name": "a"}]
+
+
+class Base(msgspec.Struct):
+    shared: int = 0
+    """Documented on the base."""
+
+
+def test_attribute_docstrings_of_local_classes_and_bases() -> None:
+    class Local(Base):
+        own: str = ""
+        """Documented here."""
+
+    props = components(Local)["Local"]["properties"]
+    assert props["shared"]["description"] == "Documented on the base."
+    assert props["own"]["description"] == "Documented here."
