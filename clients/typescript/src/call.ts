@@ -222,7 +222,6 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
   #error: SwillError | undefined;
   #response: { readonly value: Res } | undefined;
   #responseTaken = false;
-  #consumer: "none" | "iterator" | "result" = "none";
   #result: Promise<Res> | undefined;
   #buffer: Res[] = [];
   #head = 0;
@@ -307,9 +306,6 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Res> {
-    if (this.#consumer === "none") {
-      this.#consumer = "iterator";
-    }
     return {
       next: () => this.#next(true),
       return: (): Promise<IteratorResult<Res>> => {
@@ -511,17 +507,16 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
     }
   }
 
+  // Takes every message still to come, so that a stream someone stopped iterating can't stall on
+  // its window; an iterator running at the same time gets the ones it pulls first.
   async #collect(): Promise<Res> {
     const messages: Res[] = [];
-    if (this.#consumer === "none") {
-      this.#consumer = "result";
-      for (;;) {
-        const next = await this.#next(false);
-        if (next.done === true) {
-          break;
-        }
-        messages.push(next.value);
+    for (;;) {
+      const next = await this.#next(false);
+      if (next.done === true) {
+        break;
       }
+      messages.push(next.value);
     }
     await this.#ended.promise;
     return this.#response === undefined ? (messages as Res) : this.#response.value;

@@ -300,7 +300,7 @@ export class Client {
           this.#state = "connecting";
         }
         try {
-          return this.#opened(await Connection.connect(this.url, this.#connectionOptions()), signal);
+          return this.#opened(await abortable(Connection.connect(this.url, this.#connectionOptions()), signal));
         } catch (error) {
           if (signal.aborted) {
             throw signal.reason;
@@ -318,11 +318,7 @@ export class Client {
     }
   }
 
-  #opened(connection: Connection, signal: AbortSignal): Connection {
-    if (signal.aborted) {
-      connection.close(1000, "");
-      throw signal.reason;
-    }
+  #opened(connection: Connection): Connection {
     this.#connection = connection;
     this.#state = "open";
     this.#emit("open", { settings: connection.settings });
@@ -379,6 +375,34 @@ function resolveUrl(url: string | URL): string {
     resolved.protocol = "wss:";
   }
   return resolved.toString();
+}
+
+/** `connecting`, unless `signal` aborts first: the connection is then closed once it opens. */
+function abortable(connecting: Promise<Connection>, signal: AbortSignal): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason);
+      connecting.then(
+        (connection) => connection.close(1000, ""),
+        () => undefined,
+      );
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    connecting.then(
+      (connection) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(connection);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

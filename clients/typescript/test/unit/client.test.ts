@@ -247,6 +247,24 @@ describe("server streams and flow control", () => {
     expect(await result).toEqual([0, 1, 2]);
   });
 
+  it("result() takes what iteration left, so the window never stalls", async () => {
+    const { server, client } = setup({ window: 2 });
+    const call = client.stream<number[]>("count", 4);
+    const socket = await server.accept();
+    await socket.expect(FrameType.REQUEST);
+    socket.push({ type: FrameType.DATA, id: 1, data: 0 });
+    socket.push({ type: FrameType.DATA, id: 1, data: 1 });
+    const iterator = call[Symbol.asyncIterator]();
+    expect(await iterator.next()).toEqual({ done: false, value: 0 });
+    const result = call.result();
+    expect(await socket.expect(FrameType.CREDIT)).toMatchObject({ n: 1 });
+    expect(await socket.expect(FrameType.CREDIT)).toMatchObject({ n: 1 });
+    socket.push({ type: FrameType.DATA, id: 1, data: 2 });
+    socket.push({ type: FrameType.DATA, id: 1, data: 3 });
+    socket.push({ type: FrameType.END_OF_STREAM, id: 1, metadata: null });
+    expect(await result).toEqual([1, 2, 3]);
+  });
+
   it("fails a call on a frame the protocol does not allow", async () => {
     const { server, client } = setup();
     const call = client.stream("count", 3);
@@ -594,6 +612,18 @@ describe("connection life", () => {
     await reconnecting;
     client.close();
     expect((await rejection(result)).code).toBe(Code.CANCELLED);
+    expect(client.state).toBe("idle");
+  });
+
+  it("close() during the handshake fails waiting calls at once and drops the late connection", async () => {
+    const { server, client } = setup();
+    const result = client.call("f", 1);
+    const socket = await server.connection();
+    client.close();
+    expect((await rejection(result)).code).toBe(Code.CANCELLED);
+    socket.accept();
+    await Promise.resolve();
+    expect(socket.closedWith?.code).toBe(1000);
     expect(client.state).toBe("idle");
   });
 
