@@ -362,7 +362,7 @@ class Client:
     async def aclose(self) -> None:
         """Close the connections; calls still open fail with `CANCELLED`."""
         self._closed = True
-        connecting = self._connecting
+        connecting, self._connecting = self._connecting, None
         if connecting is not None:
             connecting.cancel()
             await asyncio.gather(connecting, return_exceptions=True)
@@ -404,7 +404,13 @@ class Client:
         if task is None:
             task = self._connecting = loop.create_task(self._connect(loop), name="swill client connect")
             task.add_done_callback(_retrieve)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise Error(Code.CANCELLED, "the client was closed while connecting") from None
+            raise
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> Connection:
         try:

@@ -70,7 +70,7 @@ def close_error(code: int, reason: str) -> Error:
     if code == 1006:
         return Error(Code.UNAVAILABLE, "the connection was lost", {"close_code": code})
     detail = f", {reason}" if reason else ""
-    return Error(Code.UNAVAILABLE, f"the server closed the connection (code {code}{detail})", {"close_code": code})
+    return Error(Code.UNAVAILABLE, f"the connection closed (code {code}{detail})", {"close_code": code})
 
 
 class Connection:

@@ -174,6 +174,7 @@ class _WebSocketConnection(TransportConnection):
 
 
 def _closed(exc: ConnectionClosed) -> TransportClosed:
-    if exc.rcvd is None:
+    close = exc.rcvd or exc.sent  # the peer's close, else ours (1009 for a message too big)
+    if close is None:
         return TransportClosed(1006, "")
-    return TransportClosed(exc.rcvd.code, exc.rcvd.reason)
+    return TransportClosed(close.code, close.reason)

@@ -92,7 +92,7 @@ def test_connection_problems_exit_with_3(url: str) -> None:
     assert "HTTP 403" in done.stderr
     done = swill_command("call", url, "close_connection", "1011")
     assert done.returncode == 3
-    assert done.stderr.startswith("error: UNAVAILABLE: the server closed the connection (code 1011")
+    assert done.stderr.startswith("error: UNAVAILABLE: the connection closed (code 1011")
 
 
 def test_introspect_prints_the_document(url: str) -> None:

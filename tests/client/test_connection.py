@@ -96,3 +96,12 @@ async def test_server_killed_mid_stream(server_process: Callable[..., ServerProc
             await client.call("add", (1, 2))
         assert info.value.code is swill.Code.UNAVAILABLE
         assert info.value.message.startswith("can't connect")
+
+
+async def test_a_response_larger_than_max_size_closes_the_connection(url: str) -> None:
+    async with Client(url, max_size=1000, reconnect_delay=0.01) as client:
+        with pytest.raises(swill.Error) as info:
+            await client.call("blob", 2000)
+        assert info.value.code is swill.Code.UNAVAILABLE
+        assert info.value.data == {"close_code": 1009}
+        assert await client.call("blob", 10) == b"x" * 10  # a new connection
