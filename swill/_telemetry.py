@@ -10,7 +10,7 @@ function it is given: the call path does not change at all.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from . import __version__
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["traced"]
 
-Run = Callable[["ServerCall"], Awaitable["Error | None"]]
+Run = Callable[["ServerCall"], Coroutine[Any, Any, "Error | None"]]
 
 # As for gRPC servers: codes that say the server failed. The others are the client's doing.
 SERVER_FAULTS: Final = frozenset(
