@@ -356,7 +356,14 @@ export class Client {
 
   #emit<K extends keyof ClientEventMap>(event: K, payload: ClientEventMap[K]): void {
     for (const listener of [...this.#listeners[event]]) {
-      listener(payload);
+      try {
+        listener(payload);
+      } catch (error) {
+        // A listener's bug must not stop the client; let it surface as an uncaught error.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
   }
 }

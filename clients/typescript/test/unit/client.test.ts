@@ -1,5 +1,5 @@
 // The client against a scripted in-memory server: every frame it sends is checked.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { Client, type ClientOptions } from "../../src/client.js";
 import { Code, SwillError } from "../../src/errors.js";
@@ -625,6 +625,26 @@ describe("connection life", () => {
     await Promise.resolve();
     expect(socket.closedWith?.code).toBe(1000);
     expect(client.state).toBe("idle");
+  });
+
+  it("reports a listener that throws without stopping the client", async () => {
+    const { server, client } = setup();
+    const reported: (() => void)[] = [];
+    const spy = vi.spyOn(globalThis, "queueMicrotask").mockImplementation((task) => reported.push(task));
+    try {
+      client.on("open", () => {
+        throw new Error("listener bug");
+      });
+      const result = client.call("f", 1);
+      const socket = await server.accept();
+      expect(await socket.expect(FrameType.REQUEST)).toMatchObject({ id: 1 });
+      socket.push({ type: FrameType.RESPONSE, id: 1, data: 1, leading: null, trailing: null });
+      expect(await result).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(reported).toHaveLength(1);
+    expect(() => reported[0]?.()).toThrow("listener bug");
   });
 
   it("exposes the server's settings", async () => {
