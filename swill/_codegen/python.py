@@ -220,7 +220,16 @@ class _Python(Generator):
 
     def struct(self, name: str, schema: Mapping[str, Any]) -> str:
         array_like = schema.get("type") == "array"
-        options = ["msgspec.Struct"] + (["array_like=True"] if array_like else ["kw_only=True"])
+        fields = self.array_fields(schema) if array_like else self.object_fields(schema, self.tags.get(name))
+        # An array-like class can't leave an item UNSET, so an item whose default Python can't
+        # hold is required; past a default, that takes keyword arguments (the order stays).
+        has_default = [not required and _default(self.document, prop) is not None for _, prop, required in fields]
+        positional = array_like and has_default == sorted(has_default)
+        options = [
+            "msgspec.Struct",
+            *(["array_like=True"] if array_like else []),
+            *([] if positional else ["kw_only=True"]),
+        ]
         tag = self.tags.get(name)
         if tag is not None:
             field, value = tag
@@ -230,10 +239,9 @@ class _Python(Generator):
         lines = [f"\n\nclass {self.names[name]}({', '.join(options)}):"]
         doc = schema.get("description") or f"The `{schema.get('title') or name}` type."
         lines += [_docstring(str(doc), "    "), ""]
-        fields = self.array_fields(schema) if array_like else self.object_fields(schema, tag)
         taken = {"__init__", "__struct_fields__", "__struct_config__"}
-        for key, prop, required in fields:
-            lines += self.field(key, prop, required, taken)
+        for (key, prop, required), default in zip(fields, has_default, strict=True):
+            lines += self.field(key, prop, required or (array_like and not default), taken)
         return "\n".join(lines) + "\n"
 
     def object_fields(self, schema: Mapping[str, Any], tag: tuple[str, Any] | None) -> list[tuple[str, Any, bool]]:

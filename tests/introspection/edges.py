@@ -27,6 +27,19 @@ class Date(msgspec.Struct, rename={"items": "list", "when": "Date"}):
     when: float = 0.0
 
 
+class Row(msgspec.Struct, array_like=True):
+    """An array-like class with an item whose default generated code can't write (bytes)."""
+
+    count: int = 0
+    blob: bytes = b"x"
+
+
+@app.handle()
+async def row(request: swill.Request[Row]) -> Row:
+    """Echo a row."""
+    return request.data
+
+
 @app.handle(name="get-all")
 async def get_all(request: swill.Request[Api]) -> Api:
     """Dashes in the rpc name."""

@@ -153,6 +153,7 @@ async def test_awkward_names_still_make_a_working_module(
     assert 'Date_: float = msgspec.field(default=0.0, name="Date")' in text
     assert 'from_: str = msgspec.field(name="from")' in text
     assert 'private: bool = msgspec.field(default=False, name="_private")' in text
+    assert "class Row(msgspec.Struct, array_like=True, kw_only=True):" in text
     server = live_server(edges.app)
     async with Client(server.url) as client:
         api = api_module.Api(client)
@@ -163,6 +164,8 @@ async def test_awkward_names_still_make_a_working_module(
         assert await api.client2() == "client"
         assert await api.chat_("a") == "a"
         assert await api.chat.echo("b") == "b"
+        row = api_module.Row(blob=b"y")  # keyword arguments: `blob` has no default here
+        assert await api.row(row) == row == api_module.Row(count=0, blob=b"y")
         assert api_module.Api2.__doc__.startswith(
             'Shadows the generated `Api` class. Ends a comment: */ and a docstring: """'
         )
