@@ -229,6 +229,14 @@ async def test_published_values_are_validated_with_the_topic_type() -> None:
     await nothing_pending(subscription)
 
 
+async def test_a_value_messagepack_cannot_hold_is_refused() -> None:
+    topic = make_topic(type=Any)
+    with pytest.raises(swill.Error) as raised:
+        await topic.publish(object())
+    assert raised.value.code is swill.Code.INVALID_ARGUMENT
+    assert raised.value.data[0]["path"] == "$"
+
+
 # Threads.
 
 
@@ -326,6 +334,39 @@ async def test_ending_the_subscriptions_of_an_app_fails_them_with_unavailable() 
         await anext(exposed)
     assert again.value.code is swill.Code.UNAVAILABLE
     assert first.subscribers == second.subscribers == 0
+
+
+async def test_closing_a_full_fifo_subscription_stops_its_lag_clock() -> None:
+    topic = make_topic(policy="fifo", queue_size=1, max_lag=30)
+    subscription = topic.subscribe()
+    await topic.publish(1)
+    queue = subscription._queue
+    timer = queue.timer
+    assert timer is not None
+    await subscription.aclose()
+    assert queue.timer is None and timer.cancelled()
+    assert topic.subscribers == 0
+
+
+async def test_a_failing_error_callback_is_logged_and_the_subscriber_ended_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    topic = make_topic()
+    calls: list[swill.Error] = []
+
+    def on_error(error: swill.Error) -> None:
+        calls.append(error)
+        raise RuntimeError("callback broke")
+
+    subscription = Subscription(topic, None, on_error=on_error)
+    topic.fail_subscribers(swill.Error(swill.Code.UNAVAILABLE, "gone"))
+    subscription._queue.fail(swill.Error(swill.Code.INTERNAL, "again"))  # a second ending is ignored
+    assert [e.code for e in calls] == [swill.Code.UNAVAILABLE]
+    assert "ending a subscriber of topic 't' failed" in caplog.text
+    await topic.publish(1)  # the publisher is not disturbed
+    with pytest.raises(swill.Error) as raised:
+        await anext(subscription)
+    assert raised.value.code is swill.Code.UNAVAILABLE
 
 
 # Creating topics.
