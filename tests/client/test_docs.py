@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import msgspec
 
@@ -33,7 +34,7 @@ async def test_client_page_four_kinds(url: str) -> None:
 
 async def test_client_page_examples(url: str) -> None:
     for containing in ('metadata={"tenant": "acme"}', "response_type=Point", "timeout=0.5", 'as chat:'):
-        namespace = {"swill": SWILL, "msgspec": msgspec}
+        namespace: dict[str, Any] = {"swill": SWILL, "msgspec": msgspec}
         if containing == "as chat:":
             async with Client(url) as client:
                 await run_python_block("client.md", containing, client=client, **namespace)
