@@ -685,12 +685,12 @@ class _CheckedTypeCodec(TypeCodec[T]):
 
     def decode(self, data: bytes | msgspec.Raw) -> T:
         value = super().decode(data)
-        typing.cast(_Checker, self._check)(value)
+        self._check(value)  # type: ignore[misc]  # set: that is why the class is this one
         return value
 
     def convert(self, obj: Any) -> T:
         value = super().convert(obj)
-        typing.cast(_Checker, self._check)(value)
+        self._check(value)  # type: ignore[misc]
         return value
 
 
