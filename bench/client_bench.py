@@ -35,27 +35,12 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from server_bench import Config, Ids, Server, _loop_factory, _open, _percentile, latency, pipelined, stream
+from server_bench import QUICK, Config, Ids, Server, _loop_factory, _open, _percentile, latency, pipelined, stream
 
 from swill.client import Client
 
-__all__ = ["BenchConfig", "main", "render_table", "run"]
+__all__ = ["main", "render_table", "run"]
 
-
-@dataclasses.dataclass(frozen=True)
-class BenchConfig:
-    """What one run does."""
-
-    rounds: int = 7
-    latency_calls: int = 2000
-    calls: int = 20000
-    in_flight: int = 64
-    stream_messages: int = 50000
-    window: int = 256
-    pin: bool = True
-
-
-QUICK: Final = BenchConfig(rounds=1, latency_calls=50, calls=500, stream_messages=500)
 
 Work = Callable[[], Awaitable[dict[str, float]]]
 
@@ -72,11 +57,11 @@ async def _timed(work: Work, count: int) -> dict[str, float]:
     return figures
 
 
-def _count(config: BenchConfig, scenario: str) -> int:
+def _count(config: Config, scenario: str) -> int:
     return {"latency": config.latency_calls, "calls": config.calls}.get(scenario, config.stream_messages)
 
 
-async def raw(config: BenchConfig, url: str, scenario: str) -> dict[str, float]:
+async def raw(config: Config, url: str, scenario: str) -> dict[str, float]:
     """One measurement with the raw-frame client, on a fresh connection."""
     ws = await _open(url)
     try:
@@ -98,7 +83,7 @@ async def raw(config: BenchConfig, url: str, scenario: str) -> dict[str, float]:
         await ws.close()
 
 
-async def swill_client(config: BenchConfig, url: str, scenario: str) -> dict[str, float]:
+async def swill_client(config: Config, url: str, scenario: str) -> dict[str, float]:
     """One measurement with `swill.Client`, on a fresh connection."""
     async with Client(url, window=config.window, max_size=None) as client:
         for i in range(20):  # warm this connection up
@@ -161,7 +146,7 @@ Results = dict[str, dict[str, list[dict[str, float]]]]
 """scenario → client → one dict of figures per round."""
 
 
-async def run_rounds(url: str, config: BenchConfig, only: tuple[str, ...] = ()) -> Results:
+async def run_rounds(url: str, config: Config, only: tuple[str, ...] = ()) -> Results:
     """Warm up, then measure each scenario with each client, rounds interleaved, the order of
     the clients alternating."""
     chosen = [name for name in SCENARIOS if not only or name in only]
@@ -178,16 +163,15 @@ async def run_rounds(url: str, config: BenchConfig, only: tuple[str, ...] = ()) 
     return results
 
 
-def run(config: BenchConfig, only: tuple[str, ...] = ()) -> Results:
+def run(config: Config, only: tuple[str, ...] = ()) -> Results:
     """Start the server, run the rounds, stop it."""
-    server_config = Config()
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pin = config.pin and len(cpus) >= 2
     if pin:
         os.sched_setaffinity(0, {cpus[0]})  # the client on one core, the server on another
-    server = Server("swill", server_config, cpu=cpus[1] if pin else None)
+    server = Server("swill", config, cpu=cpus[1] if pin else None)
     try:
-        with asyncio.Runner(loop_factory=_loop_factory(server_config)) as runner:
+        with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
             return runner.run(run_rounds(server.url, config, only))
     finally:
         server.stop()
@@ -204,7 +188,7 @@ class Row:
     target: float | None = None  # the swill/raw ratio to reach
 
 
-def rows(config: BenchConfig) -> list[Row]:
+def rows(config: Config) -> list[Row]:
     window = f"window {config.window}, credit every {max(1, config.window // 2)} consumed"
     return [
         Row("unary latency p50, sequential (µs)", "latency", "p50_us", False),
@@ -219,7 +203,7 @@ def _format(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def render_table(results: Results, config: BenchConfig) -> str:
+def render_table(results: Results, config: Config) -> str:
     """The figures as a Markdown table: medians over the rounds, swill/raw ratios, targets."""
     lines = ["| metric | swill.Client | raw frames | swill / raw | target | met |", "|---|---:|---:|---:|---|---|"]
     for row in rows(config):
@@ -237,12 +221,12 @@ def render_table(results: Results, config: BenchConfig) -> str:
     return "\n".join(lines)
 
 
-def render_notes(results: Results, config: BenchConfig) -> str:
+def render_notes(results: Results, config: Config) -> str:
     busy = {
         name: {client: statistics.median(r["client_cpu_share"] for r in rounds) for client, rounds in per.items()}
         for name, per in results.items()
     }
-    loop = "uvloop" if _loop_factory(Config()) is not None else "asyncio"
+    loop = "uvloop" if _loop_factory(config) is not None else "asyncio"
     shares = "; ".join(
         f"{name}: " + ", ".join(f"{client} {share:.0%}" for client, share in per.items()) for name, per in busy.items()
     )
@@ -261,7 +245,7 @@ def render_notes(results: Results, config: BenchConfig) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark swill.Client against a raw-frame client.")
-    defaults = BenchConfig()
+    defaults = Config()
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--latency-calls", type=int, default=defaults.latency_calls)
     parser.add_argument("--calls", type=int, default=defaults.calls)
@@ -276,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         config = dataclasses.replace(QUICK, pin=not args.no_pin)
     else:
-        config = BenchConfig(
+        config = Config(
             rounds=args.rounds,
             latency_calls=args.latency_calls,
             calls=args.calls,

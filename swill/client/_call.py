@@ -65,6 +65,28 @@ def _copy(error: Error) -> Error:
     return Error(error.code, error.message, error.data, error.metadata)
 
 
+class _Waiters:
+    """Tasks waiting for something to change; `wake()` wakes them all."""
+
+    __slots__ = ("_futures",)
+
+    def __init__(self) -> None:
+        self._futures: list[asyncio.Future[None]] = []
+
+    async def wait(self) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._futures.append(future)
+        await future
+
+    def wake(self) -> None:
+        futures = self._futures
+        if futures:
+            self._futures = []
+            for future in futures:
+                if not future.done():
+                    future.set_result(None)
+
+
 class Call(Generic[T]):
     """One call: send messages, end the request, await the result or iterate the response.
 
@@ -90,16 +112,17 @@ class Call(Generic[T]):
         "_grant_at",
         "_inbox",
         "_metadata",
+        "_readers",
         "_request_ended",
         "_response",
+        "_senders",
         "_settled",
+        "_started",
         "_starting",
         "_timeout",
         "_timer",
         "_unacked",
-        "_waiter",
         "_window",
-        "_writable",
         "id",
         "leading_metadata",
         "rpc",
@@ -139,10 +162,11 @@ class Call(Generic[T]):
         self._settled = False
         self._done = False
         self._request_ended = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._writable: asyncio.Future[None] | None = None
+        self._readers = _Waiters()  # tasks waiting for what the server sends
+        self._senders = _Waiters()  # tasks waiting for credit to send
         self._timer: asyncio.TimerHandle | None = None
-        self._starting: asyncio.Future[None] | None = None
+        self._starting = False
+        self._started: asyncio.Future[None] | None = None  # made by a task waiting for another's start
 
     def __repr__(self) -> str:
         state = "done" if self._settled else "open" if self.id is not None else "new"
@@ -164,31 +188,38 @@ class Call(Generic[T]):
         conn = self._conn
         if conn is not None:
             return conn
-        if self._starting is None:
-            loop = asyncio.get_running_loop()
-            self._starting = starting = loop.create_future()
+        if not self._starting:
+            self._starting = True
             try:
-                return await self._send_request(loop)
+                return await self._send_request()
             except BaseException as exc:
                 if not self._settled:
                     error = exc if isinstance(exc, Error) else Error(Code.CANCELLED, "the call was cancelled")
                     self._settle(error)
                 raise
             finally:
-                starting.set_result(None)
-        await asyncio.shield(self._starting)
+                started = self._started
+                if started is not None and not started.done():
+                    started.set_result(None)
+        if not self._settled:  # another task is sending the REQUEST: wait for it
+            if self._started is None:
+                self._started = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._started)
         if self._conn is None:
-            raise _copy(self._error) if self._error else Error(Code.CANCELLED, "the call was cancelled")
+            raise self._failure()
         return self._conn
 
-    async def _send_request(self, loop: asyncio.AbstractEventLoop) -> Connection:
+    def _failure(self) -> Error:
+        return _copy(self._error) if self._error else Error(Code.CANCELLED, "the call was cancelled")
+
+    async def _send_request(self) -> Connection:
         if self._settled:
-            raise _copy(self._error) if self._error else Error(Code.CANCELLED, "the call was cancelled")
+            raise self._failure()
         deadline = self._deadline
         conn = await self._client._acquire(self.rpc, deadline)
         timeout_ms: int | None = None
         if deadline is not None:
-            remaining = deadline - loop.time()
+            remaining = deadline - conn.loop.time()
             if remaining <= 0:
                 conn.release()
                 raise Error(Code.DEADLINE_EXCEEDED, f"the deadline of {self.rpc!r} passed before it started")
@@ -198,7 +229,7 @@ class Call(Generic[T]):
             timeout_ms = math.ceil(round(seconds * 1000, 3))
         if self._settled:  # cancelled while waiting for a connection
             conn.release()
-            raise _copy(self._error) if self._error else Error(Code.CANCELLED, "the call was cancelled")
+            raise self._failure()
         try:
             self.id = conn.protocol.send_request(
                 self.rpc, self._data, metadata=self._metadata, timeout_ms=timeout_ms, window=self._window
@@ -210,7 +241,7 @@ class Call(Generic[T]):
         self._conn = conn
         conn.opened(self)
         if deadline is not None:
-            self._timer = loop.call_at(deadline, self._expire)
+            self._timer = conn.loop.call_at(deadline, self._expire)
         return conn
 
     # Fed by the connection's reader; none of these await.
@@ -246,9 +277,7 @@ class Call(Generic[T]):
         self._finish()
 
     def _on_credit(self) -> None:
-        writable = self._writable
-        if writable is not None and not writable.done():
-            writable.set_result(None)
+        self._senders.wake()
 
     def _settle(self, error: Error) -> None:
         self._error = error
@@ -290,20 +319,15 @@ class Call(Generic[T]):
         self._finish()
 
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._readers.wake()
 
-    async def _wait(self) -> None:
+    async def _wait(self, waiters: _Waiters) -> None:
         """Wait for the next event; cancelling the waiting task cancels the call."""
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await waiter
+            await waiters.wait()
         except BaseException:
             self.cancel()
             raise
-        finally:
-            self._waiter = None
 
     # The application's side.
 
@@ -346,14 +370,7 @@ class Call(Generic[T]):
                 return  # the server ended the call; it would ignore more messages
             if conn.protocol.can_send_data(self.id):
                 break
-            self._writable = asyncio.get_running_loop().create_future()
-            try:
-                await self._writable
-            except BaseException:
-                self.cancel()
-                raise
-            finally:
-                self._writable = None
+            await self._wait(self._senders)
         conn.send_data(self.id, message)
         await conn.drained()
 
@@ -386,7 +403,7 @@ class Call(Generic[T]):
                     Code.FAILED_PRECONDITION,
                     f"rpc {self.rpc!r} streams its response: iterate the call with `async for`",
                 )
-            await self._wait()
+            await self._wait(self._readers)
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._iterate()
@@ -410,7 +427,7 @@ class Call(Generic[T]):
                     taken = True  # a single response is a stream of one
                     yield self._decoded(self._response)
                 else:
-                    await self._wait()
+                    await self._wait(self._readers)
         finally:
             if not self._settled:
                 self.cancel()

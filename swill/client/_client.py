@@ -372,6 +372,9 @@ class Client:
 
     async def _acquire(self, rpc: str, deadline: float | None) -> Connection:
         """A connection with a call slot taken for the caller."""
+        conn = self._conn
+        if conn is not None and conn.take_slot():
+            return conn
         if deadline is None:
             return await self._take_slot()
         try:

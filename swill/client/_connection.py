@@ -144,13 +144,19 @@ class Connection:
 
     # Slots.
 
+    def take_slot(self) -> bool:
+        """Take a call slot if one is free now (and nobody waits for one)."""
+        if self.accepting and self._free > 0 and not self._slot_waiters:
+            self._free -= 1
+            return True
+        return False
+
     async def acquire(self) -> bool:
         """Take a call slot, waiting for one if needed; False when the connection stopped
         taking calls meanwhile (GOAWAY, closed)."""
         if not self.accepting:
             return False
-        if self._free > 0 and not self._slot_waiters:
-            self._free -= 1
+        if self.take_slot():
             return True
         waiter: asyncio.Future[bool] = self.loop.create_future()
         self._slot_waiters.append(waiter)

@@ -233,3 +233,35 @@ async def test_client_is_closed_after_aclose(url: str) -> None:
 async def test_bad_window_is_refused(url: str) -> None:
     with pytest.raises(ValueError):
         Client(url, window=0)
+
+
+async def test_tasks_starting_one_call_together_share_its_request(url: str) -> None:
+    async with Client(url) as client:
+        call = client.stream("total", 1)  # not started: the first of the two tasks starts it
+        results: list[int] = []
+
+        async def send() -> None:
+            await call.send(2)
+            await call.end()
+
+        async def result() -> None:
+            results.append(await call.result())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(result)
+            tg.start_soon(send)
+        assert results == [3]
+
+
+async def test_several_tasks_may_wait_on_one_call(url: str) -> None:
+    async with Client(url) as client:
+        call = await client.open("sleep", 0.05)
+        results: list[str] = []
+
+        async def wait() -> None:
+            results.append(await call.result())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(wait)
+        assert results == ["slept"] * 3

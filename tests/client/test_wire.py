@@ -11,7 +11,7 @@ import pytest
 import swill
 from swill.client import Client
 
-from .conftest import Peer, fake_server
+from .conftest import Peer, Script, fake_server
 
 
 async def answer_all(peer: Peer) -> None:
@@ -20,6 +20,23 @@ async def answer_all(peer: Peer) -> None:
         frame = await peer.recv(30)
         if frame[0] == 0:
             await peer.send([6, frame[1], frame[5] if len(frame) > 5 else None])
+
+
+async def silent(peer: Peer) -> None:
+    while True:
+        await peer.recv(30)  # never answers anything
+
+
+def recording(frames: list[Any]) -> Script:
+    """A script that keeps every frame in `frames` and answers each with RESPONSE `nil`."""
+
+    async def script(peer: Peer) -> None:
+        while True:
+            frame = await peer.recv(30)
+            frames.append(frame)
+            await peer.send([6, frame[1], None])
+
+    return script
 
 
 async def test_request_layout_metadata_timeout_and_window() -> None:
@@ -44,21 +61,14 @@ async def test_request_layout_metadata_timeout_and_window() -> None:
 
 
 async def test_timeout_is_whole_milliseconds_rounded_up() -> None:
-    timeouts: list[int] = []
-
-    async def script(peer: Peer) -> None:
-        while True:
-            frame = await peer.recv()
-            timeouts.append(frame[4]["timeout"])
-            await peer.send([6, frame[1], None])
-
-    async with fake_server(script) as fake, Client(fake.url) as client:
+    requests: list[Any] = []
+    async with fake_server(recording(requests)) as fake, Client(fake.url) as client:
         await client.connect()
         with contextlib.suppress(swill.Error):  # the deadline may pass before the answer comes
             await client.call("f", timeout=0.0004)
         await client.call("f", timeout=2.5)
         await client.call("f", timeout=1.1)
-    assert timeouts == [1, 2500, 1100]
+    assert [frame[4]["timeout"] for frame in requests] == [1, 2500, 1100]
 
 
 async def test_credit_is_granted_as_the_application_consumes() -> None:
@@ -112,14 +122,7 @@ async def test_streamed_request_waits_for_the_servers_credit() -> None:
 
 async def test_message_larger_than_hello_says_is_refused_locally() -> None:
     requests: list[Any] = []
-
-    async def script(peer: Peer) -> None:
-        while True:
-            frame = await peer.recv(30)
-            requests.append(frame)
-            await peer.send([6, frame[1], None])
-
-    async with fake_server(script, hello={"max_message_size": 100}) as fake, Client(fake.url) as client:
+    async with fake_server(recording(requests), hello={"max_message_size": 100}) as fake, Client(fake.url) as client:
         with pytest.raises(swill.Error) as info:
             await client.call("f", b"x" * 200)
         assert info.value.code is swill.Code.RESOURCE_EXHAUSTED
@@ -204,14 +207,7 @@ async def test_local_deadline_then_close_after_the_grace() -> None:
 
 async def test_deadline_passed_before_start_sends_nothing() -> None:
     requests: list[Any] = []
-
-    async def script(peer: Peer) -> None:
-        while True:
-            frame = await peer.recv(30)
-            requests.append(frame)
-            await peer.send([6, frame[1], None])
-
-    async with fake_server(script) as fake, Client(fake.url) as client:
+    async with fake_server(recording(requests)) as fake, Client(fake.url) as client:
         with pytest.raises(swill.Error) as info:
             await client.call("f", timeout=0)
         assert info.value.code is swill.Code.DEADLINE_EXCEEDED
@@ -308,11 +304,6 @@ async def test_keepalive_drops_a_connection_that_does_not_answer_pings() -> None
             await client.call("f")
         assert info.value.code is swill.Code.UNAVAILABLE
         assert "PONG" in info.value.message
-
-
-async def silent(peer: Peer) -> None:
-    while True:
-        await peer.recv(30)  # never answers anything
 
 
 async def test_ping_without_pong_is_deadline_exceeded() -> None:
