@@ -62,7 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swill", description="Serve and call Swill apps.")
     parser.add_argument("--version", action="version", version=f"swill {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(commands)
+    _add_call(commands)
+    introspect = commands.add_parser(
+        "introspect",
+        help="print a server's swill.introspect document",
+        description="Print the document swill.introspect returns: every rpc with its JSON Schemas.",
+    )
+    _connection_arguments(introspect)
+    introspect.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds (default: %(default)s)")
+    introspect.set_defaults(func=_introspect)
+    add_codegen_subcommands(commands)
+    return parser
 
+
+Commands = argparse._SubParsersAction  # the type of what add_subparsers() returns
+
+
+def _add_run(commands: Commands[argparse.ArgumentParser]) -> None:
     run = commands.add_parser(
         "run",
         help="serve an app with uvicorn, draining connections on shutdown",
@@ -81,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--forwarded-allow-ips", help="addresses trusted to set X-Forwarded-* (uvicorn's option)")
     run.set_defaults(func=_run)
 
+
+def _add_call(commands: Commands[argparse.ArgumentParser]) -> None:
     call = commands.add_parser(
         "call",
         help="call an rpc and print the result as JSON",
@@ -99,18 +118,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--show-metadata", action="store_true", help="print leading and trailing metadata to stderr")
     call.set_defaults(func=_call)
-
-    introspect = commands.add_parser(
-        "introspect",
-        help="print a server's swill.introspect document",
-        description="Print the document swill.introspect returns: every rpc with its JSON Schemas.",
-    )
-    _connection_arguments(introspect)
-    introspect.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds (default: %(default)s)")
-    introspect.set_defaults(func=_introspect)
-
-    add_codegen_subcommands(commands)
-    return parser
 
 
 def _connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -230,8 +237,10 @@ async def _call_and_print(client: Client, args: argparse.Namespace, data: Any, m
             sys.stdout.write(_json(message) + "\n")
             sys.stdout.flush()
     except Error:
-        if sender is not None and sender.done() and isinstance(sender.exception(), UsageError):
-            raise sender.exception() from None  # type: ignore[misc]
+        if sender is not None and sender.done() and not sender.cancelled():
+            problem = sender.exception()
+            if isinstance(problem, UsageError):
+                raise problem from None  # the cause of the CANCELLED
         raise
     finally:
         if sender is not None:
