@@ -717,27 +717,27 @@ def test_errors_raised_as_invalid_data_by_a_validator_are_placed_under_its_field
     ]
 
 
-def test_a_type_error_from_a_validator_refuses_at_the_object_path_as_msgspec_does() -> None:
-    class Strict(ValidatedStruct):
+def raising(error: Exception) -> type[ValidatedStruct]:
+    """A struct whose validator raises `error`."""
+
+    class Raising(ValidatedStruct):
         qty: int
 
         @validator("qty")
         def check(self, value: int) -> None:
-            raise TypeError("not that kind of number")
+            raise error
 
-    assert error_of(TypeCodec(list[Strict]), [{"qty": 1}]) == ("$[0]", "not that kind of number")
+    return Raising
+
+
+def test_a_type_error_from_a_validator_refuses_at_the_object_path_as_msgspec_does() -> None:
+    strict = raising(TypeError("not that kind of number"))
+    assert error_of(TypeCodec(list[strict]), [{"qty": 1}]) == ("$[0]", "not that kind of number")  # type: ignore[valid-type]
 
 
 def test_other_exceptions_from_validators_are_not_invalid_data() -> None:
-    class Buggy(ValidatedStruct):
-        qty: int
-
-        @validator("qty")
-        def check(self, value: int) -> None:
-            raise RuntimeError("bug")
-
     with pytest.raises(RuntimeError, match="bug"):
-        TypeCodec(Buggy).decode(encode({"qty": 1}))
+        TypeCodec(raising(RuntimeError("bug"))).decode(encode({"qty": 1}))
 
 
 def test_a_post_init_that_calls_super_validates_once() -> None:
