@@ -242,6 +242,10 @@ class _Base:
     def has_data_to_send(self) -> bool:
         return bool(self._out)
 
+    def buffered_size(self) -> int:
+        """How many bytes `data_to_send()` would return now."""
+        return sum(map(len, self._out))
+
     def can_send_data(self, id: int) -> bool:
         """Whether a DATA frame for call `id` is within its credit now."""
         call = self.calls.get(id)
