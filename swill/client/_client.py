@@ -409,6 +409,8 @@ class Client:
             task.add_done_callback(_retrieve)
         try:
             return await asyncio.shield(task)
+        except Error as error:  # one attempt, many callers: each raises an exception of its own
+            raise Error(error.code, error.message, error.data) from None
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if task.cancelled() and current is not None and not current.cancelling():
