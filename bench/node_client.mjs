@@ -62,24 +62,29 @@ async function startServer() {
   };
 }
 
+/** Calls per second of `call()` with `config.inFlight` workers, after 200 calls to warm up. */
+async function callsPerSecond(call) {
+  await Promise.all(Array.from({ length: 200 }, call));
+  let left = config.calls;
+  const worker = async () => {
+    while (left > 0) {
+      left -= 1;
+      await call();
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: config.inFlight }, worker));
+  return config.calls / ((performance.now() - started) / 1000);
+}
+
 // The Swill client.
 
 async function clientCalls(url) {
   const client = new Client(url, { WebSocket });
   await client.connect();
-  await Promise.all(Array.from({ length: 200 }, () => client.call("add", [1, 2]))); // warm-up
-  let left = config.calls;
-  const worker = async () => {
-    while (left > 0) {
-      left -= 1;
-      await client.call("add", [1, 2]);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: config.inFlight }, worker));
-  const seconds = (performance.now() - started) / 1000;
+  const rate = await callsPerSecond(() => client.call("add", [1, 2]));
   client.close();
-  return config.calls / seconds;
+  return rate;
 }
 
 async function clientStream(url) {
@@ -124,19 +129,9 @@ async function rawCalls(url) {
       pending.set(id, resolve);
       socket.send(encode([0, id, "add", null, null, [1, 2]]));
     });
-  await Promise.all(Array.from({ length: 200 }, call)); // warm-up
-  let left = config.calls;
-  const worker = async () => {
-    while (left > 0) {
-      left -= 1;
-      await call();
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: config.inFlight }, worker));
-  const seconds = (performance.now() - started) / 1000;
+  const rate = await callsPerSecond(call);
   socket.close();
-  return config.calls / seconds;
+  return rate;
 }
 
 async function rawStream(url) {
