@@ -1960,7 +1960,6 @@ var Call = class {
   #error;
   #response;
   #responseTaken = false;
-  #consumer = "none";
   #result;
   #buffer = [];
   #head = 0;
@@ -2034,9 +2033,6 @@ var Call = class {
     this.#finish(new SwillError(Code.CANCELLED, message), true, reason ?? null);
   }
   [Symbol.asyncIterator]() {
-    if (this.#consumer === "none") {
-      this.#consumer = "iterator";
-    }
     return {
       next: () => this.#next(true),
       return: () => {
@@ -2219,17 +2215,16 @@ var Call = class {
       }
     }
   }
+  // Takes every message still to come, so that a stream someone stopped iterating can't stall on
+  // its window; an iterator running at the same time gets the ones it pulls first.
   async #collect() {
     const messages = [];
-    if (this.#consumer === "none") {
-      this.#consumer = "result";
-      for (; ; ) {
-        const next = await this.#next(false);
-        if (next.done === true) {
-          break;
-        }
-        messages.push(next.value);
+    for (; ; ) {
+      const next = await this.#next(false);
+      if (next.done === true) {
+        break;
       }
+      messages.push(next.value);
     }
     await this.#ended.promise;
     return this.#response === void 0 ? messages : this.#response.value;
@@ -2774,7 +2769,7 @@ var Client = class {
           this.#state = "connecting";
         }
         try {
-          return this.#opened(await Connection.connect(this.url, this.#connectionOptions()), signal);
+          return this.#opened(await abortable(Connection.connect(this.url, this.#connectionOptions()), signal));
         } catch (error) {
           if (signal.aborted) {
             throw signal.reason;
@@ -2791,11 +2786,7 @@ var Client = class {
       throw error;
     }
   }
-  #opened(connection, signal) {
-    if (signal.aborted) {
-      connection.close(1e3, "");
-      throw signal.reason;
-    }
+  #opened(connection) {
     this.#connection = connection;
     this.#state = "open";
     this.#emit("open", { settings: connection.settings });
@@ -2830,7 +2821,13 @@ var Client = class {
   }
   #emit(event, payload) {
     for (const listener of [...this.#listeners[event]]) {
-      listener(payload);
+      try {
+        listener(payload);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
   }
 };
@@ -2847,6 +2844,32 @@ function resolveUrl(url) {
     resolved.protocol = "wss:";
   }
   return resolved.toString();
+}
+function abortable(connecting, signal) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      connecting.then(
+        (connection) => connection.close(1e3, ""),
+        () => void 0
+      );
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    connecting.then(
+      (connection) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(connection);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      }
+    );
+  });
 }
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {

@@ -122,6 +122,9 @@ function setupClient() {
 async function reconnect() {
   connectionStatus("connecting", "Connecting…");
   try {
+    // close() stops a background retry that is waiting out its backoff, so that the dial starts
+    // now; the button only shows while there is no open connection, so no call is cut.
+    state.client.close();
     await state.client.connect();
   } catch (error) {
     connectionStatus("closed", `Can't connect: ${SwillError.from(error).message}`);

@@ -429,13 +429,20 @@ function check(schemas, schema, value, path, problems, depth) {
 
 function checkNumber(s, value, expected, fail) {
   const n = Number(value);
-  if (s.minimum !== undefined && n < s.minimum) fail(`Expected \`${expected}\` >= ${s.minimum}`);
-  if (s.exclusiveMinimum !== undefined && n <= s.exclusiveMinimum) fail(`Expected \`${expected}\` > ${s.exclusiveMinimum}`);
-  if (s.maximum !== undefined && n > s.maximum) fail(`Expected \`${expected}\` <= ${s.maximum}`);
-  if (s.exclusiveMaximum !== undefined && n >= s.exclusiveMaximum) fail(`Expected \`${expected}\` < ${s.exclusiveMaximum}`);
+  // msgspec's words: an int's exclusive bound as the inclusive one, a float's bound as a float.
+  const integer = s.type === "integer";
+  const show = (bound) => (integer || !Number.isInteger(bound) ? String(bound) : `${bound}.0`);
+  if (s.minimum !== undefined && n < s.minimum) fail(`Expected \`${expected}\` >= ${show(s.minimum)}`);
+  if (s.exclusiveMinimum !== undefined && n <= s.exclusiveMinimum) {
+    fail(integer ? `Expected \`${expected}\` >= ${s.exclusiveMinimum + 1}` : `Expected \`${expected}\` > ${show(s.exclusiveMinimum)}`);
+  }
+  if (s.maximum !== undefined && n > s.maximum) fail(`Expected \`${expected}\` <= ${show(s.maximum)}`);
+  if (s.exclusiveMaximum !== undefined && n >= s.exclusiveMaximum) {
+    fail(integer ? `Expected \`${expected}\` <= ${s.exclusiveMaximum - 1}` : `Expected \`${expected}\` < ${show(s.exclusiveMaximum)}`);
+  }
   if (s.multipleOf !== undefined) {
     const ratio = n / s.multipleOf;
-    if (Math.abs(ratio - Math.round(ratio)) > 1e-9) fail(`Expected \`${expected}\` that's a multiple of ${s.multipleOf}`);
+    if (Math.abs(ratio - Math.round(ratio)) > 1e-9) fail(`Expected \`${expected}\` that's a multiple of ${show(s.multipleOf)}`);
   }
 }
 
@@ -475,8 +482,8 @@ function checkArray(schemas, s, value, path, problems, depth, fail) {
     const min = s.minItems ?? s.prefixItems.length;
     const max = s.maxItems ?? (s.items === false ? s.prefixItems.length : Infinity);
     if (value.length < min || value.length > max) {
-      const wanted = min === max ? `${min}` : value.length < min ? `>= ${min}` : `<= ${max}`;
-      fail(`Expected \`array\` of length ${wanted}, got ${value.length}`);
+      const wanted = min === max ? `length ${min}` : value.length < min ? `at least length ${min}` : `at most length ${max}`;
+      fail(`Expected \`array\` of ${wanted}, got ${value.length}`);
     }
     value.forEach((item, i) => {
       const itemSchema = s.prefixItems[i] ?? (typeof s.items === "object" ? s.items : undefined);

@@ -1,0 +1,45 @@
+"""The apps the browser tests serve: the playground demo, alone and mounted under `/api`."""
+
+from __future__ import annotations
+
+import threading
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+import swill
+from examples.playground import make_app
+
+__all__ = ["Ended", "demo", "mounted"]
+
+
+class Ended:
+    """The calls that ended on the server, as `(rpc, code)`, with `None` for success."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.calls: list[tuple[str, str | None]] = []
+
+    def record(self, request: swill.Request[object], error: swill.Error | None) -> None:
+        with self.condition:
+            self.calls.append((request.rpc, None if error is None else str(error.code)))
+            self.condition.notify_all()
+
+    def wait_for(self, rpc: str, code: str | None, timeout: float = 10.0) -> bool:
+        """Wait until a call to `rpc` ended with `code`; False when none did in time."""
+        with self.condition:
+            return self.condition.wait_for(lambda: (rpc, code) in self.calls, timeout)
+
+
+def demo() -> tuple[swill.Swill, Ended]:
+    """A fresh demo app that records how its calls ended."""
+    app = make_app()
+    ended = Ended()
+    app.after_request(ended.record)
+    return app, ended
+
+
+def mounted() -> Starlette:
+    """A Starlette app serving a fresh demo app under `/api`: the playground is at `/api/swill`."""
+    rpc = make_app()
+    return Starlette(routes=[Mount("/api", app=rpc)], lifespan=rpc.lifespan)
