@@ -32,6 +32,7 @@ from ._protocol import (
     ServerProtocol,
 )
 from ._server import ServerCall
+from ._telemetry import tracing_configured
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -83,6 +84,7 @@ class ConnectionHandler:
         self._close_with: tuple[int, str] | None = None
         self._written = anyio.Event()
         self._high_water = 2 * app.settings.max_message_size
+        self.traced = tracing_configured()
 
     async def run(self) -> None:
         message = await self._receive()

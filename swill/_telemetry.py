@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._errors import Error
     from ._server import ServerCall
 
-__all__ = ["traced"]
+__all__ = ["traced", "tracing_configured"]
 
 Run = Callable[["ServerCall"], Coroutine[Any, Any, "Error | None"]]
 
@@ -43,15 +43,10 @@ def traced(run: Run) -> Run:
     tracer = trace.get_tracer("swill", __version__)
     getter = _MetadataGetter()
 
-    configured = False
-
     @functools.wraps(run)
     async def run_traced(call: ServerCall) -> Error | None:
-        nonlocal configured
-        if not configured:  # the API alone records nothing; a provider, once set, stays
-            if isinstance(trace.get_tracer_provider(), _NOT_CONFIGURED):
-                return await run(call)
-            configured = True
+        if not call.connection.traced:
+            return await run(call)
         parent = propagate.extract(call.metadata, getter=getter)
         attributes: dict[str, str | int] = {
             "rpc.system": "swill",
@@ -70,6 +65,15 @@ def traced(run: Run) -> Run:
             return error
 
     return run_traced
+
+
+def tracing_configured() -> bool:
+    """Whether calls should get spans: OpenTelemetry is installed and a tracer provider is set.
+
+    Looking the provider up costs microseconds, so connections do it once, when they open: a
+    provider set later applies to the connections opened after it.
+    """
+    return trace is not None and not isinstance(trace.get_tracer_provider(), _NOT_CONFIGURED)
 
 
 if trace is not None:
