@@ -8,9 +8,13 @@ from ._app import Router, Swill
 from ._connection import Connection
 from ._errors import Code, Error
 from ._request import Request, Response, StreamingRequest
+from ._topics import Subscription, Topic, TopicEvent
 from ._validation import ValidatedStruct, validator
+from .client import Call, Client
 
 __all__ = [
+    "Call",
+    "Client",
     "Code",
     "Connection",
     "Error",
@@ -18,7 +22,10 @@ __all__ = [
     "Response",
     "Router",
     "StreamingRequest",
+    "Subscription",
     "Swill",
+    "Topic",
+    "TopicEvent",
     "ValidatedStruct",
     "__version__",
     "validator",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -287,21 +288,58 @@ class Swill(_Handlers):
 
     # Topics.
 
+    @overload
     def topic(
         self,
         name: str,
-        type: type[T] | Any,
+        type: type[T],
+        *,
+        replay: bool = ...,
+        policy: str = ...,
+        queue_size: int = ...,
+        max_lag: float = ...,
+        history: int = ...,
+    ) -> Topic[T]: ...
+
+    @overload
+    def topic(
+        self,
+        name: str,
+        type: Any,
+        *,
+        replay: bool = ...,
+        policy: str = ...,
+        queue_size: int = ...,
+        max_lag: float = ...,
+        history: int = ...,
+    ) -> Topic[Any]: ...
+
+    def topic(
+        self,
+        name: str,
+        type: Any,
         *,
         replay: bool = False,
         policy: str = "latest",
         queue_size: int = 1,
         max_lag: float = 5.0,
         history: int = 0,
-    ) -> Topic[T]:
-        """Create a broadcast topic whose values are of `type` (see the topics docs)."""
+    ) -> Topic[Any]:
+        """Create a broadcast topic whose values are of `type`.
+
+        Args:
+            name: The topic's name (and the rpc name when exposed).
+            type: The type of its values; they are validated on publish.
+            replay: Give a new subscriber the last value at once.
+            policy: `"latest"` drops the oldest for a slow subscriber; `"fifo"` keeps every value
+                and ends a subscriber stuck longer than `max_lag` with `RESOURCE_EXHAUSTED`.
+            queue_size: Values each subscriber may have waiting.
+            max_lag: Seconds a fifo subscriber's queue may stay full.
+            history: Values kept for subscribers that resume after an event id.
+        """
         from ._topics import create_topic
 
-        topic: Topic[T] = create_topic(
+        topic: Topic[Any] = create_topic(
             self, name, type, replay=replay, policy=policy, queue_size=queue_size, max_lag=max_lag, history=history
         )
         self._topics[name] = topic
@@ -407,6 +445,13 @@ class Swill(_Handlers):
         async with anyio.create_task_group() as task_group:
             for handler in list(self._handlers_by_connection.values()):
                 task_group.start_soon(handler.drain, grace)
+            if self._topics:
+                # A topic's stream never ends by itself: end them now, after GOAWAY went out,
+                # rather than wait out the grace period. Clients resume elsewhere.
+                from ._topics import end_subscriptions
+
+                await anyio.lowlevel.checkpoint()
+                end_subscriptions(self)
 
 
 def _same_origin(origin: str, connection: Connection) -> bool:
