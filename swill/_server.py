@@ -74,6 +74,7 @@ class ServerCall:
         "_outgoing",
         "_stats",
         "_trailing_done",
+        "_unsent_leading",
         "cancelled",
         "closed",
         "connection",
@@ -104,6 +105,7 @@ class ServerCall:
         self._credit: anyio.Event | None = None
         self._leading_done = False
         self._trailing_done = False
+        self._unsent_leading: dict[str, Any] | None = None
         self.response: Response | None = None
         self._incoming: MemoryObjectReceiveStream[msgspec.Raw] | None = None
         self._outgoing: MemoryObjectSendStream[msgspec.Raw] | None = None
@@ -373,6 +375,7 @@ class ServerCall:
     async def _send_response(self, request: _BaseRequest, result: Any) -> None:
         hooks = self.hooks
         leading = None if self._leading_done else await self._leading(request)
+        self._unsent_leading = leading  # sent before the ERROR if what follows fails
         if hooks.before_response_message:
             result = await run_chain(hooks.before_response_message, request, result)
         trailing = await self._trailing(request)
@@ -388,10 +391,9 @@ class ServerCall:
             return  # the call already ended
         trailing: dict[str, Any] | None = None
         try:
-            if not self._leading_done:
-                leading = await self._leading(request)
-                if leading:
-                    protocol.send_metadata(self.id, leading)
+            leading = await self._leading(request) if not self._leading_done else self._unsent_leading
+            if leading:
+                protocol.send_metadata(self.id, leading)
             if not self._trailing_done:
                 trailing = await self._trailing(request, error.metadata)
         except Exception as exc:
