@@ -10,7 +10,9 @@ from starlette.routing import Mount
 import swill
 from examples.playground import make_app
 
-__all__ = ["Ended", "demo", "mounted"]
+__all__ = ["TOKEN", "Ended", "demo", "guarded", "mounted"]
+
+TOKEN = "s3cret"
 
 
 class Ended:
@@ -43,3 +45,15 @@ def mounted() -> Starlette:
     """A Starlette app serving a fresh demo app under `/api`: the playground is at `/api/swill`."""
     rpc = make_app()
     return Starlette(routes=[Mount("/api", app=rpc)], lifespan=rpc.lifespan)
+
+
+def guarded() -> swill.Swill:
+    """A demo app that accepts only connections with `?token=s3cret` in their URL."""
+    app = make_app()
+
+    @app.before_accept
+    def authenticate(connection: swill.Connection) -> None:
+        if connection.query_params.get("token") != TOKEN:
+            raise swill.Error(swill.Code.UNAUTHENTICATED, "log in first")
+
+    return app

@@ -338,6 +338,24 @@ const scenarios = {
     await shot(page, "mounted");
   },
 
+  /** A refused connection is said so; the page's query string authenticates it. */
+  async token(page) {
+    const sockets = [];
+    page.on("websocket", (socket) => sockets.push(new URL(socket.url())));
+    await page.goto(`${BASE}${PAGE}#add`);
+    await page.locator(".placeholder-title", { hasText: "Can't load the server's RPCs" }).waitFor();
+    assert.match(await textOf(page.locator(".placeholder-text")), /^UNAUTHENTICATED: log in first$/);
+    await page.locator("#connection[data-state='closed']").waitFor();
+    assert.match(await textOf(page.locator("#connection-text")), /^Disconnected: log in first$/);
+    assert.equal(await page.getByRole("button", { name: "Reconnect" }).isVisible(), true);
+    await shot(page, "token-refused");
+    await page.goto(`${BASE}${PAGE}?token=s3cret#add`);
+    await page.locator(".rpc-title", { hasText: /^add$/ }).waitFor();
+    await editor(page).press("Control+Enter");
+    await statusIs(page, "OK");
+    assert.deepEqual(sockets.map((url) => url.search), ["", "?token=s3cret"]);
+  },
+
   /** The connection: lost when the server stops, back when it is up again; calls work again. */
   async reconnect(page) {
     await open(page, "add");

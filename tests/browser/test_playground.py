@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import LiveServer
-from .apps import demo, mounted
+from .apps import demo, guarded, mounted
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -114,6 +114,10 @@ def test_cancel_of_a_stream_cancels_the_handler(live_server: Callable[..., LiveS
 
 def test_page_under_a_mount_prefix(live_server: Callable[..., LiveServer]) -> None:
     run_scenario("mounted", origin(live_server(mounted())))
+
+
+def test_query_string_goes_to_the_endpoint(live_server: Callable[..., LiveServer]) -> None:
+    run_scenario("token", origin(live_server(guarded())))
 
 
 def test_reconnect_after_the_server_restarts(live_server: Callable[..., LiveServer]) -> None:

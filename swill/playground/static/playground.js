@@ -19,6 +19,7 @@ import { renderType } from "./types.js";
 
 const MAX_ROWS = 500;
 const MAX_HISTORY = 50;
+const MAX_REPLAY = 100; // messages of a request stream kept to send again
 const STORE = "swill-playground:";
 const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform);
 const MOD = IS_MAC ? "⌘" : "Ctrl";
@@ -95,7 +96,9 @@ function connectionStatus(kind, text) {
 }
 
 function setupClient() {
-  const path = document.body.dataset.wsPath || "/ws";
+  // The page's query string goes to the endpoint too: /swill?token=... authenticates the
+  // connection where the app reads a token from the query string (docs/security.md).
+  const path = (document.body.dataset.wsPath || "/ws") + location.search;
   const client = new Client(path, { retries: 6, pingIntervalMs: 15_000, pongTimeoutMs: 10_000 });
   state.client = client;
   client.on("open", ({ settings }) => {
@@ -112,11 +115,22 @@ function setupClient() {
   });
   client.on("goaway", () => connectionStatus("reconnecting", "Server going away: reconnecting"));
   client.on("error", ({ error }) => {
-    if (client.state !== "open") {
+    if (client.state !== "open" && error.code !== "CANCELLED") {
       connectionStatus("closed", `Disconnected: ${error.message}`);
     }
   });
   $("reconnect").addEventListener("click", () => reconnect());
+}
+
+/**
+ * After a failed call: a dial that gave up or was refused emits no event of the client's, so the
+ * status is brought up to date from the client's state.
+ */
+function noteFailure(error) {
+  const client = state.client;
+  if (client.state === "idle" && error.code !== "CANCELLED") {
+    connectionStatus("closed", `Disconnected: ${error.message}`);
+  }
 }
 
 async function reconnect() {
@@ -147,6 +161,7 @@ async function fetchDocument() {
     doc = await state.client.call("swill.introspect", null, { timeoutMs: 15_000 });
   } catch (error) {
     const failure = SwillError.from(error);
+    noteFailure(failure);
     if (state.doc === undefined) {
       const why =
         failure.code === "UNIMPLEMENTED"
@@ -182,6 +197,13 @@ async function fetchDocument() {
   }
 }
 
+async function retryLoad() {
+  if (state.client.state !== "open") {
+    await reconnect(); // lifts a refusal too: the app may accept the connection now
+  }
+  loadDocument().catch(() => undefined);
+}
+
 function kindOf(rpc) {
   if (rpc.request?.stream) {
     return rpc.response?.stream ? "bidi" : "client_stream";
@@ -202,7 +224,7 @@ function showPlaceholder(title, text, retry = false) {
       { class: "placeholder" },
       h("p", { class: "placeholder-title" }, title),
       text ? h("p", { class: "placeholder-text" }, text) : null,
-      retry ? h("button", { type: "button", class: "button", onclick: () => loadDocument().catch(() => undefined) }, icon("reconnect"), "Try again") : null,
+      retry ? h("button", { type: "button", class: "button", onclick: () => retryLoad() }, icon("reconnect"), "Try again") : null,
     ),
   );
 }
@@ -645,6 +667,9 @@ class RpcView {
         this.leading(call);
         this.received += 1;
         this.messages.push(message);
+        if (this.messages.length > MAX_ROWS) {
+          this.messages.shift(); // what Copy copies is what is on screen
+        }
         this.addEvent("received", this.streamsResponse ? `message #${this.received}` : "response", message);
         this.updateStats();
       }
@@ -657,6 +682,7 @@ class RpcView {
       this.leading(call);
       this.trailing(call);
       this.failed(failure);
+      noteFailure(failure);
     } finally {
       clearInterval(onTick);
       this.active = undefined;
@@ -714,7 +740,9 @@ class RpcView {
 
   async send(call, value, text) {
     this.sentCount += 1;
-    this.sentTexts.push(text);
+    if (this.sentTexts.length < MAX_REPLAY) {
+      this.sentTexts.push(text);
+    }
     this.addEvent("sent", `message #${this.sentCount}`, value);
     this.updateStats();
     try {
