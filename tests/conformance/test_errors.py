@@ -24,7 +24,8 @@ async def test_invalid_data_lists_paths(client: RawClient) -> None:
     await client.send([0, 1, "order", None, None, {"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 0}]}])
     frame = await client.recv()
     assert frame[:3] == [5, 1, "INVALID_ARGUMENT"]
-    assert frame[4] == [{"path": "$.items[1].qty", "message": "Expected `int` >= 1"}]  # msgspec reads Gt(0) on ints as >= 1
+    # msgspec reads Gt(0) on an int as >= 1.
+    assert frame[4] == [{"path": "$.items[1].qty", "message": "Expected `int` >= 1"}]
 
 
 async def test_wrong_type(client: RawClient) -> None:
