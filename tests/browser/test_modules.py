@@ -7,6 +7,7 @@ problems are the server's own (msgspec's) for the same values.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,4 +44,41 @@ def test_modules(tmp_path: Path, live_server: Callable[..., LiveServer]) -> None
         timeout=120,
         check=False,
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_modules_type_check(tmp_path: Path) -> None:
+    """tsc checks the page's modules (`checkJs`) against the TypeScript client's own declarations.
+
+    So a name that does not exist, or a use of `@swill/client` that its types don't allow, fails
+    here rather than in a browser.
+    """
+    tsc = NODE_MODULES / "typescript" / "bin" / "tsc"
+    client = tmp_path / "client"
+    config = NODE_MODULES.parent / "tsconfig.build.json"
+    declarations = ["node", tsc, "-p", config, "--emitDeclarationOnly", "--declarationMap", "false", "--outDir", client]
+    subprocess.run(declarations, check=True, capture_output=True, timeout=120)
+    page = tmp_path / "page"
+    page.mkdir()
+    for path in STATIC.glob("*.js"):
+        if path.name != "client.js":  # the bundle: its types are the declarations above
+            shutil.copy(path, page / path.name)
+    (page / "client.d.ts").write_text('export * from "../client/index.js";\n')
+    tsconfig = {
+        "compilerOptions": {
+            "allowJs": True,
+            "checkJs": True,
+            "noEmit": True,
+            "target": "ES2022",
+            "module": "ES2022",
+            "moduleResolution": "bundler",
+            "lib": ["ES2023", "DOM", "DOM.Iterable"],
+            "noUnusedLocals": True,
+            "skipLibCheck": True,
+            "types": [],
+        },
+        "include": ["*.js", "client.d.ts"],
+    }
+    (page / "tsconfig.json").write_text(json.dumps(tsconfig))
+    result = subprocess.run(["node", tsc, "-p", page], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,6 +16,8 @@ export class Editor {
     this.minLines = minLines;
     /** @type {Problem[]} */
     this.problems = [];
+    /** Called after each change the user makes. */
+    this.onInput = () => {};
     this.view = h("pre", { class: "editor-view", "aria-hidden": "true" });
     this.input = h("textarea", {
       id,

@@ -1,0 +1,600 @@
+// One rpc: its docs, its types, the editors, and the calls made to it, shown as a timeline.
+//
+// Rules this module keeps:
+//
+// 1. A message is checked against its schema before it is sent; problems are shown at their
+//    place in the editor, and nothing goes out unless the user says "Send anyway". The server's
+//    own INVALID_ARGUMENT problems are shown the same way.
+// 2. A view lives as long as the page: a call goes on (and its messages keep arriving) while
+//    another rpc is on screen.
+
+import { SwillError } from "./client.js";
+import { noteFailure } from "./connection.js";
+import { formatClock, formatDuration, formatOffset, h, icon, kindBadge, renderValue, richText } from "./dom.js";
+import { Editor } from "./editor.js";
+import { addHistory, finishHistory } from "./history.js";
+import { JsonSyntaxError, findSpan, parse, stringify } from "./json.js";
+import { example, toWire, validate } from "./schema.js";
+import { MAX_REPLAY, MAX_ROWS, MOD, session, state } from "./state.js";
+import { renderType } from "./types.js";
+
+// What the arrows of the timeline say, for screen readers.
+const SPOKEN = { sent: "sent: ", end: "sent: ", received: "received: ", leading: "received: ", trailing: "received: ", error: "error: " };
+
+export class RpcView {
+  constructor(rpc) {
+    this.rpc = rpc;
+    this.streamsRequest = rpc.kind === "client_stream" || rpc.kind === "bidi";
+    this.streamsResponse = rpc.kind === "server_stream" || rpc.kind === "bidi";
+    /** @type {import("./client.js").Call | undefined} */
+    this.active = undefined;
+    this.build();
+    this.resetTimeline();
+  }
+
+  build() {
+    const rpc = this.rpc;
+    const schemas = state.schemas;
+    const id = rpc.name.replace(/[^\w-]/g, "_");
+    this.editor = new Editor({ id: `request-${id}`, label: this.streamsRequest ? "Message" : "Request message", minLines: 4 });
+    this.editor.value = state.drafts.get(rpc.name) ?? this.example();
+    this.editor.onInput = () => {
+      state.drafts.set(rpc.name, this.editor.value);
+      session.set("drafts", Object.fromEntries(state.drafts));
+      this.checkLive();
+    };
+    this.metadata = new Editor({ id: `metadata-${id}`, label: "Metadata", minLines: 1 });
+    this.metadata.onInput = () => {
+      state.metadata = this.metadata.value;
+      session.set("metadata", state.metadata);
+      this.metadata.setProblems([]);
+    };
+    this.timeout = h("input", {
+      id: `timeout-${id}`,
+      class: "input timeout-input",
+      type: "number",
+      min: "1",
+      step: "1",
+      inputmode: "numeric",
+      placeholder: "none",
+      "aria-describedby": `timeout-${id}-unit`,
+      oninput: () => {
+        state.timeout = this.timeout.value;
+        session.set("timeout", state.timeout);
+        this.timeout.removeAttribute("aria-invalid");
+      },
+    });
+    this.buttons = {
+      call: button(this.streamsRequest ? "Open stream" : "Call", "play", "primary", () => this.primary(), `${MOD}+Enter`),
+      send: button("Send", "send", "primary", () => this.sendMessage(), `${MOD}+Enter`),
+      end: button("End stream", "end", "", () => this.endStream(), `${MOD}+Shift+Enter`),
+      cancel: button("Cancel", "stop", "danger-ghost", () => this.cancel(), "Esc"),
+      anyway: button("Send anyway", "send", "ghost warn", () => this.primary({ force: true })),
+    };
+    this.buttons.anyway.hidden = true;
+    this.status = h("span", { class: "status-badge", "data-state": "idle", role: "status" }, "Ready");
+    this.stats = h("span", { class: "stats", "aria-live": "off" });
+    this.timeline = h("ol", { class: "timeline", "aria-label": "Messages and events of the call", "aria-live": "polite", "aria-relevant": "additions" });
+    const kindHint = {
+      unary: "One request, one response.",
+      server_stream: "One request; the response messages arrive as a stream.",
+      client_stream: "Open the stream with the first message, send more, then end the stream to get the response.",
+      bidi: "Open the stream with the first message, send more while responses arrive, end the stream when done.",
+    }[rpc.kind];
+
+    const doc = rpc.description
+      ? h("details", { class: "rpc-description" }, h("summary", {}, "More"), h("div", { class: "rpc-doc" }, richText(rpc.description)))
+      : null;
+    const requestSchema = rpc.request?.schema ?? {};
+    const responseSchema = rpc.response?.schema ?? {};
+    this.element = h(
+      "article",
+      { class: "rpc-view", "aria-labelledby": `title-${id}` },
+      h(
+        "header",
+        { class: "rpc-header" },
+        h("div", { class: "rpc-title-row" }, h("h1", { class: "rpc-title", id: `title-${id}` }, rpc.name), kindBadge(rpc.kind), rpc.builtin ? h("span", { class: "chip" }, "built-in") : null),
+        h("p", { class: "rpc-summary" }, rpc.summary || rpc.doc ? richText(rpc.summary ?? rpc.doc) : h("span", { class: "muted" }, "No docstring.")),
+        doc,
+      ),
+      h(
+        "div",
+        { class: "workbench" },
+        h(
+          "section",
+          { class: "pane request-pane", "aria-labelledby": `req-${id}` },
+          h(
+            "div",
+            { class: "pane-head" },
+            h("h2", { id: `req-${id}` }, this.streamsRequest ? "Request stream" : "Request"),
+            h(
+              "div",
+              { class: "pane-tools" },
+              h("button", { type: "button", class: "button small ghost", onclick: () => this.resetExample(), title: "Replace the message with an example made from the schema" }, icon("wand"), "Example"),
+              h("button", { type: "button", class: "button small ghost", onclick: () => this.format(), title: "Indent the JSON" }, icon("format"), "Format"),
+            ),
+          ),
+          h("details", { class: "type-details", open: true }, h("summary", {}, "Type"), renderType(schemas, requestSchema, this.streamsRequest)),
+          h("label", { class: "field-label", for: `request-${id}` }, this.streamsRequest ? "Message (JSON)" : "Request message (JSON)"),
+          this.editor.element,
+          h(
+            "div",
+            { class: "options" },
+            h("div", { class: "field metadata-field" }, h("label", { class: "field-label", for: `metadata-${id}` }, "Metadata ", h("span", { class: "muted" }, "(JSON object, sent with the call)")), this.metadata.element),
+            h(
+              "div",
+              { class: "field timeout-field" },
+              h("label", { class: "field-label", for: `timeout-${id}` }, "Timeout"),
+              h("div", { class: "input-unit" }, this.timeout, h("span", { class: "unit", id: `timeout-${id}-unit` }, "ms")),
+            ),
+          ),
+          h("p", { class: "hint" }, kindHint),
+          h("div", { class: "actions" }, this.buttons.call, this.buttons.send, this.buttons.end, this.buttons.cancel, this.buttons.anyway),
+        ),
+        h(
+          "section",
+          { class: "pane response-pane", "aria-labelledby": `res-${id}` },
+          h(
+            "div",
+            { class: "pane-head" },
+            h("h2", { id: `res-${id}` }, this.streamsResponse ? "Response stream" : "Response"),
+            this.status,
+            this.stats,
+            h(
+              "div",
+              { class: "pane-tools" },
+              h("button", { type: "button", class: "icon-button small", "aria-label": "Copy the response as JSON", title: "Copy the response as JSON", onclick: () => this.copy() }, icon("copy")),
+              h("button", { type: "button", class: "icon-button small", "aria-label": "Clear the response", title: "Clear the response", onclick: () => this.resetTimeline() }, icon("clear")),
+            ),
+          ),
+          h("details", { class: "type-details" }, h("summary", {}, "Type"), renderType(schemas, responseSchema, this.streamsResponse)),
+          this.timeline,
+        ),
+      ),
+    );
+    this.updateButtons();
+  }
+
+  /** Refresh what other views may have changed: the shared metadata and timeout. */
+  show() {
+    if (this.metadata.value !== state.metadata) {
+      this.metadata.value = state.metadata;
+    }
+    if (this.timeout.value !== state.timeout) {
+      this.timeout.value = state.timeout;
+    }
+  }
+
+  example() {
+    return stringify(example(state.schemas, this.rpc.request?.schema ?? {}));
+  }
+
+  resetExample() {
+    this.editor.value = this.example();
+    this.editor.onInput();
+    this.editor.setProblems([]);
+    this.editor.focus();
+  }
+
+  format() {
+    try {
+      this.editor.value = stringify(parse(this.editor.value).value);
+      this.editor.onInput();
+    } catch (error) {
+      this.check();
+    }
+  }
+
+  // Checking what is about to be sent.
+
+  /** The message in the editor, checked: `{value}` to send, or `{problems}` shown in the editor. */
+  check() {
+    const text = this.editor.value;
+    let parsed;
+    try {
+      parsed = parse(text);
+    } catch (error) {
+      if (!(error instanceof JsonSyntaxError)) throw error;
+      const problem = { message: `Not JSON: ${error.message}`, start: error.offset, end: error.offset + 1, source: "syntax" };
+      this.editor.setProblems([problem]);
+      return { problems: [problem], syntax: true };
+    }
+    const schema = this.rpc.request?.schema ?? {};
+    const problems = validate(state.schemas, schema, parsed.value).map((problem) => located(problem, parsed.spans, "client"));
+    this.editor.setProblems(problems);
+    return problems.length > 0 ? { problems, parsed } : { value: toWire(state.schemas, schema, parsed.value), text };
+  }
+
+  /** After a failed check, check again as the user types, so problems go away once fixed. */
+  checkLive() {
+    this.buttons.anyway.hidden = true;
+    if (this.editor.problems.length > 0) {
+      this.check();
+    }
+  }
+
+  readMetadata() {
+    let parsed;
+    try {
+      parsed = parse(this.metadata.value.trim() || "{}");
+    } catch (error) {
+      this.metadata.setProblems([{ message: `Not JSON: ${error.message}`, start: error.offset, end: error.offset + 1, source: "syntax" }]);
+      return undefined;
+    }
+    const value = parsed.value;
+    if (value === null) {
+      return {};
+    }
+    if (typeof value !== "object" || Array.isArray(value)) {
+      this.metadata.setProblems([{ message: "Metadata is a JSON object: {\"key\": value}", start: 0, end: 1 }]);
+      return undefined;
+    }
+    const reserved = Object.keys(value).filter((key) => key.startsWith("swill-"));
+    if (reserved.length > 0) {
+      this.metadata.setProblems(reserved.map((key) => located({ path: `$.${key}`, message: "Keys beginning with swill- are reserved" }, parsed.spans, "client")));
+      return undefined;
+    }
+    this.metadata.setProblems([]);
+    return value;
+  }
+
+  readTimeout() {
+    const text = this.timeout.value.trim();
+    if (text === "") {
+      return { ms: undefined };
+    }
+    const ms = Number(text);
+    if (!Number.isInteger(ms) || ms < 1) {
+      this.timeout.setAttribute("aria-invalid", "true");
+      this.timeout.focus();
+      return undefined;
+    }
+    return { ms };
+  }
+
+  // Calling.
+
+  /**
+   * Ctrl+Enter: start a call, or send the next message of an open request stream.
+   *
+   * @param {{force?: boolean, replay?: {sent: string[], ended: boolean}}} [options]
+   *   `force` sends a message the schema refuses; `replay` sends more messages after the first.
+   */
+  primary({ force = false, replay = undefined } = {}) {
+    if (this.active !== undefined) {
+      if (this.streamsRequest) {
+        this.sendMessage({ force });
+      }
+      return;
+    }
+    const checked = this.check();
+    this.buttons.anyway.hidden = true;
+    let value;
+    if (checked.problems !== undefined) {
+      if (!force || checked.syntax) {
+        this.buttons.anyway.hidden = checked.syntax === true;
+        this.editor.focus();
+        return;
+      }
+      value = toWire(state.schemas, this.rpc.request?.schema ?? {}, checked.parsed.value);
+      this.editor.setProblems([]);
+    } else {
+      value = checked.value;
+    }
+    const metadata = this.readMetadata();
+    const timeout = this.readTimeout();
+    if (metadata === undefined || timeout === undefined) {
+      return;
+    }
+    this.start(value, this.editor.value, metadata, timeout.ms, replay);
+  }
+
+  async start(value, text, metadata, timeoutMs, replay) {
+    const rpc = this.rpc;
+    this.resetTimeline();
+    const call = state.client.open(rpc.name, value, { metadata, timeoutMs });
+    this.active = call;
+    this.sentTexts = [text];
+    this.sentCount = 0;
+    this.ended = false;
+    this.entry = addHistory({
+      rpc: rpc.name,
+      kind: rpc.kind,
+      request: text,
+      sent: [text],
+      ended: false,
+      metadata: this.metadata.value,
+      timeout: this.timeout.value,
+    });
+    this.updateButtons();
+    this.setStatus("running", this.streamsResponse || this.streamsRequest ? "Streaming" : "Waiting");
+    this.addEvent("sent", this.streamsRequest ? "message #1" : "request", value);
+    this.sentCount = 1;
+    const onTick = setInterval(() => this.tick(call), 250);
+    try {
+      if (replay !== undefined) {
+        this.replay(call, replay);
+      }
+      for await (const message of call) {
+        this.leading(call);
+        this.received += 1;
+        this.messages.push(message);
+        if (this.messages.length > MAX_ROWS) {
+          this.messages.shift(); // what Copy copies is what is on screen
+        }
+        this.addEvent("received", this.streamsResponse ? `message #${this.received}` : "response", message);
+        this.updateStats();
+      }
+      this.leading(call);
+      this.trailing(call);
+      this.setStatus("ok", "OK");
+      this.addEvent("done", this.streamsResponse ? `end of stream · ${this.received} message${this.received === 1 ? "" : "s"}` : "completed");
+    } catch (error) {
+      const failure = SwillError.from(error);
+      this.leading(call);
+      this.trailing(call);
+      this.failed(failure);
+      noteFailure(failure);
+    } finally {
+      clearInterval(onTick);
+      this.active = undefined;
+      this.updateStats();
+      this.updateButtons();
+      finishHistory(this.entry, {
+        status: this.statusText,
+        durationMs: performance.now() - this.startedAt,
+        received: this.received,
+        sent: this.sentTexts,
+        ended: this.ended,
+      });
+    }
+  }
+
+  async replay(call, { sent, ended }) {
+    for (const text of sent) {
+      let parsed;
+      try {
+        parsed = parse(text).value;
+      } catch {
+        continue;
+      }
+      await this.send(call, toWire(state.schemas, this.rpc.request?.schema ?? {}, parsed), text);
+    }
+    if (ended) {
+      await this.end(call);
+    }
+  }
+
+  tick(call) {
+    this.leading(call);
+    this.updateStats();
+  }
+
+  sendMessage({ force = false } = {}) {
+    const call = this.active;
+    if (call === undefined || !this.streamsRequest || this.ended) {
+      return;
+    }
+    const checked = this.check();
+    let value = checked.value;
+    if (checked.problems !== undefined) {
+      if (!force || checked.syntax) {
+        this.buttons.anyway.hidden = checked.syntax === true;
+        this.editor.focus();
+        return;
+      }
+      value = toWire(state.schemas, this.rpc.request?.schema ?? {}, checked.parsed.value);
+      this.editor.setProblems([]);
+    }
+    this.buttons.anyway.hidden = true;
+    this.send(call, value, this.editor.value);
+  }
+
+  async send(call, value, text) {
+    this.sentCount += 1;
+    if (this.sentTexts.length < MAX_REPLAY) {
+      this.sentTexts.push(text);
+    }
+    this.addEvent("sent", `message #${this.sentCount}`, value);
+    this.updateStats();
+    try {
+      await call.send(value);
+    } catch (error) {
+      const failure = SwillError.from(error);
+      if (!call.done) {
+        this.addEvent("error", `not sent: ${failure.code}`, failure.message);
+      }
+    }
+  }
+
+  endStream() {
+    if (this.active !== undefined && this.streamsRequest && !this.ended) {
+      this.end(this.active);
+    }
+  }
+
+  async end(call) {
+    this.ended = true;
+    this.updateButtons();
+    this.addEvent("end", "end of stream");
+    await call.end();
+  }
+
+  cancel() {
+    this.active?.cancel("cancelled in the playground");
+  }
+
+  // Showing what happens.
+
+  resetTimeline() {
+    this.timeline.replaceChildren(
+      h(
+        "li",
+        { class: "timeline-empty" },
+        h("p", {}, this.streamsRequest ? "Open the stream to see its messages here." : "Call the rpc to see its response here."),
+        h("p", {}, h("kbd", {}, MOD), " + ", h("kbd", {}, "Enter"), this.streamsRequest ? " opens the stream and sends the message" : " calls"),
+      ),
+    );
+    this.startedAt = performance.now();
+    this.received = 0;
+    this.sentCount = 0;
+    this.messages = [];
+    this.rows = 0;
+    this.dropped = 0;
+    this.shownLeading = false;
+    this.shownTrailing = false;
+    this.lastError = undefined;
+    this.setStatus("idle", "Ready");
+    this.updateStats();
+  }
+
+  addEvent(type, label, value = undefined) {
+    const now = performance.now();
+    const at = now - this.startedAt;
+    if (this.rows === 0) {
+      this.timeline.replaceChildren();
+    }
+    const arrows = { sent: "→", end: "→", received: "←", leading: "←", trailing: "←", error: "✕", done: "✓", info: "·" };
+    const body =
+      value === undefined
+        ? null
+        : typeof value === "string" && (type === "error" || type === "info")
+          ? h("div", { class: "event-text" }, value)
+          : h("pre", { class: "event-value" }, renderValue(value));
+    const row = h(
+      "li",
+      { class: `event event-${type}` },
+      h("span", { class: "event-time", title: formatClock(new Date()) }, formatOffset(at)),
+      h("span", { class: "event-arrow", "aria-hidden": "true" }, arrows[type] ?? "·"),
+      h("div", { class: "event-main" }, h("div", { class: "event-label" }, SPOKEN[type] ? h("span", { class: "visually-hidden" }, SPOKEN[type]) : null, label), body),
+    );
+    const pinned = this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
+    this.timeline.append(row);
+    this.rows += 1;
+    if (this.rows > MAX_ROWS) {
+      // Keep the page quick on long streams: drop the oldest messages, say how many.
+      const oldest = this.timeline.querySelector(".event-received, .event-sent");
+      oldest?.remove();
+      this.dropped += 1;
+      let note = this.timeline.querySelector(".event-dropped");
+      if (note === null) {
+        note = h("li", { class: "event event-dropped" });
+        this.timeline.prepend(note);
+      }
+      note.textContent = `${this.dropped} earlier message${this.dropped === 1 ? "" : "s"} not shown`;
+    }
+    if (pinned) {
+      this.timeline.scrollTop = this.timeline.scrollHeight;
+    }
+    return row;
+  }
+
+  leading(call) {
+    const metadata = call.leadingMetadata;
+    if (!this.shownLeading && metadata !== undefined) {
+      this.shownLeading = true;
+      if (Object.keys(metadata).length > 0) {
+        this.addEvent("leading", "leading metadata", metadata);
+      }
+    }
+  }
+
+  trailing(call) {
+    const metadata = call.trailingMetadata;
+    if (!this.shownTrailing && metadata !== undefined) {
+      this.shownTrailing = true;
+      if (Object.keys(metadata).length > 0) {
+        this.addEvent("trailing", "trailing metadata", metadata);
+      }
+    }
+  }
+
+  failed(error) {
+    this.lastError = error;
+    if (error.code === "CANCELLED") {
+      this.setStatus("cancelled", "CANCELLED");
+      this.addEvent("info", "cancelled", error.message);
+      return;
+    }
+    this.setStatus("error", error.code);
+    const row = this.addEvent("error", error.code, error.message);
+    const main = row.querySelector(".event-main");
+    if (error.data !== null && error.data !== undefined) {
+      main.append(h("div", { class: "event-sublabel" }, "data"), h("pre", { class: "event-value" }, renderValue(error.data)));
+    }
+    if (error.code === "INVALID_ARGUMENT" && Array.isArray(error.data)) {
+      this.showServerProblems(error.data);
+    }
+  }
+
+  /** The server's validation problems, at their place in the message that was last sent. */
+  showServerProblems(data) {
+    const problems = data.filter((item) => item && typeof item.path === "string" && typeof item.message === "string");
+    if (problems.length === 0) {
+      return;
+    }
+    let spans = new Map();
+    try {
+      if (this.editor.value === this.sentTexts.at(-1)) {
+        spans = parse(this.editor.value).spans;
+      }
+    } catch {
+      spans = new Map();
+    }
+    this.editor.setProblems(problems.map((problem) => located(problem, spans, "server")));
+  }
+
+  setStatus(kind, text) {
+    this.status.dataset.state = kind;
+    this.status.textContent = text;
+    this.statusText = text;
+  }
+
+  updateStats() {
+    const parts = [];
+    if (this.streamsRequest || this.sentCount > 1) parts.push(`${this.sentCount} sent`);
+    if (this.streamsResponse) parts.push(`${this.received} received`);
+    if (this.rows > 0) parts.push(formatDuration(performance.now() - this.startedAt));
+    this.stats.textContent = parts.join(" · ");
+  }
+
+  updateButtons() {
+    const active = this.active !== undefined;
+    const { call, send, end, cancel } = this.buttons;
+    call.hidden = active && this.streamsRequest;
+    call.disabled = active;
+    send.hidden = !(active && this.streamsRequest);
+    end.hidden = !this.streamsRequest;
+    end.disabled = !active || this.ended;
+    send.disabled = !active || this.ended;
+    cancel.disabled = !active;
+  }
+
+  copy() {
+    const value = this.streamsResponse ? this.messages : this.messages[0];
+    const text = stringify(this.lastError ? { code: this.lastError.code, message: this.lastError.message, data: this.lastError.data } : value ?? null);
+    navigator.clipboard?.writeText(text).catch(() => undefined);
+  }
+}
+
+function button(label, iconName, variant, onclick, shortcut) {
+  return h(
+    "button",
+    { type: "button", class: `button ${variant}`, onclick, "aria-keyshortcuts": shortcut ? shortcut.replace("⌘", "Meta").replace("Ctrl", "Control") : null, title: shortcut ? `${label} (${shortcut})` : null },
+    icon(iconName),
+    h("span", {}, label),
+    shortcut ? h("kbd", { class: "button-kbd", "aria-hidden": "true" }, shortcut.replace("+Shift", "⇧").replace("+Enter", "↵").replace("Ctrl", "Ctrl ").replace(/\s+↵/, " ↵")) : null,
+  );
+}
+
+/** A problem placed in the text: the key and value it is about, or the nearest thing that exists. */
+function located(problem, spans, source) {
+  const span = findSpan(spans, problem.path);
+  if (span === undefined) {
+    return { ...problem, source };
+  }
+  const start = span.keyStart ?? span.start;
+  const end = span.keyStart !== undefined && span.end - span.start > 60 ? span.keyEnd : span.end;
+  return { ...problem, start, end, source };
+}
+
