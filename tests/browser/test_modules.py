@@ -56,7 +56,8 @@ def test_modules_type_check(tmp_path: Path) -> None:
     tsc = NODE_MODULES / "typescript" / "bin" / "tsc"
     client = tmp_path / "client"
     config = NODE_MODULES.parent / "tsconfig.build.json"
-    declarations = ["node", tsc, "-p", config, "--emitDeclarationOnly", "--declarationMap", "false", "--outDir", client]
+    declarations: list[str | Path] = ["node", tsc, "-p", config, "--emitDeclarationOnly", "--declarationMap", "false"]
+    declarations += ["--outDir", client]
     subprocess.run(declarations, check=True, capture_output=True, timeout=120)
     page = tmp_path / "page"
     page.mkdir()
