@@ -167,6 +167,14 @@ const scenarios = {
     assert.match(await textOf(events(page, "received")), /response \{"count": 3, "mean": 3, "low": 1.5, "high": 5\}/);
     assert.match(await textOf(page.locator(".rpc-view .stats")), /^3 sent · /);
     await shot(page, "client-stream");
+    // Run again from the history: the same three messages, the stream ended, the same response.
+    await page.getByRole("tab", { name: /History/ }).click();
+    await page.getByRole("button", { name: /^Run sensors\.summarize at .* again$/ }).click();
+    await waitCount(page, ".history-item", 2);
+    await statusIs(page, "OK");
+    assert.equal(await events(page, "sent").count(), 3);
+    assert.match(await textOf(events(page, "received")), /"count": 3, "mean": 3,/);
+    assert.equal(await editor(page).inputValue(), "1.5", "the first message is back in the editor");
   },
 
   /** Bidi: each message answered as it goes, then the end of both streams. */

@@ -74,7 +74,14 @@ export class RpcView {
     this.buttons.anyway.hidden = true;
     this.status = h("span", { class: "status-badge", "data-state": "idle", role: "status" }, "Ready");
     this.stats = h("span", { class: "stats", "aria-live": "off" });
-    this.timeline = h("ol", { class: "timeline", "aria-label": "Messages and events of the call", "aria-live": "polite", "aria-relevant": "additions" });
+    // A single response is read out when it comes; a stream would drown the reader, whose status
+    // badge says how the call went.
+    this.timeline = h("ol", {
+      class: "timeline",
+      "aria-label": "Messages and events of the call",
+      "aria-live": this.streamsResponse ? "off" : "polite",
+      "aria-relevant": "additions",
+    });
     const kindHint = {
       unary: "One request, one response.",
       server_stream: "One request; the response messages arrive as a stream.",
@@ -583,7 +590,8 @@ function button(label, iconName, variant, onclick, shortcut) {
     { type: "button", class: `button ${variant}`, onclick, "aria-keyshortcuts": shortcut ? shortcut.replace("⌘", "Meta").replace("Ctrl", "Control") : null, title: shortcut ? `${label} (${shortcut})` : null },
     icon(iconName),
     h("span", {}, label),
-    shortcut ? h("kbd", { class: "button-kbd", "aria-hidden": "true" }, shortcut.replace("+Shift", "⇧").replace("+Enter", "↵").replace("Ctrl", "Ctrl ").replace(/\s+↵/, " ↵")) : null,
+    // The main action shows its key; the others say it in their tooltip, to keep the row short.
+    shortcut && variant === "primary" ? h("kbd", { class: "button-kbd", "aria-hidden": "true" }, `${MOD} ↵`) : null,
   );
 }
 
