@@ -45,15 +45,18 @@ __all__ = ["main", "render_table", "run"]
 Work = Callable[[], Awaitable[dict[str, float]]]
 
 
-async def _timed(work: Work, count: int) -> dict[str, float]:
-    """Run `work`, adding the share of one core this process used meanwhile and its CPU time
-    per operation (`count` of them): the client's own cost, whatever the server's speed."""
+async def _timed(work: Work, count: int, server: Server) -> dict[str, float]:
+    """Run `work`, adding the share of one core this process used meanwhile, and the CPU time
+    per operation (`count` of them) of this process and of the server: the client's own cost
+    whatever the server's speed, and what the client's way of sending costs the server."""
     cpu = time.process_time()
+    server_cpu = server.cpu_seconds()
     wall = time.perf_counter()
     figures = await work()
     cpu = time.process_time() - cpu
     figures["client_cpu_share"] = cpu / (time.perf_counter() - wall)
     figures["client_cpu_us"] = cpu / count * 1e6
+    figures["server_cpu_us"] = (server.cpu_seconds() - server_cpu) / count * 1e6
     return figures
 
 
@@ -61,9 +64,9 @@ def _count(config: Config, scenario: str) -> int:
     return {"latency": config.latency_calls, "calls": config.calls}.get(scenario, config.stream_messages)
 
 
-async def raw(config: Config, url: str, scenario: str) -> dict[str, float]:
+async def raw(config: Config, server: Server, scenario: str) -> dict[str, float]:
     """One measurement with the raw-frame client, on a fresh connection."""
-    ws = await _open(url)
+    ws = await _open(server.url)
     try:
         ids = Ids()
         await latency(ws, ids, 20)  # warm this connection up
@@ -78,14 +81,14 @@ async def raw(config: Config, url: str, scenario: str) -> dict[str, float]:
             elapsed = await stream(ws, ids, config.stream_messages, config.window)
             return {"messages_per_s": config.stream_messages / elapsed}
 
-        return await _timed(work, _count(config, scenario))
+        return await _timed(work, _count(config, scenario), server)
     finally:
         await ws.close()
 
 
-async def swill_client(config: Config, url: str, scenario: str) -> dict[str, float]:
+async def swill_client(config: Config, server: Server, scenario: str) -> dict[str, float]:
     """One measurement with `swill.Client`, on a fresh connection."""
-    async with Client(url, window=config.window, max_size=None) as client:
+    async with Client(server.url, window=config.window, max_size=None) as client:
         for i in range(20):  # warm this connection up
             await client.call("add", (i, 1))
 
@@ -96,7 +99,7 @@ async def swill_client(config: Config, url: str, scenario: str) -> dict[str, flo
                 return {"calls_per_s": config.calls / await _in_flight(client, config.calls, config.in_flight)}
             return {"messages_per_s": config.stream_messages / await _stream(client, config.stream_messages)}
 
-        return await _timed(work, _count(config, scenario))
+        return await _timed(work, _count(config, scenario), server)
 
 
 async def _sequential(client: Client, n: int) -> list[float]:
@@ -146,20 +149,20 @@ Results = dict[str, dict[str, list[dict[str, float]]]]
 """scenario → client → one dict of figures per round."""
 
 
-async def run_rounds(url: str, config: Config, only: tuple[str, ...] = ()) -> Results:
+async def run_rounds(server: Server, config: Config, only: tuple[str, ...] = ()) -> Results:
     """Warm up, then measure each scenario with each client, rounds interleaved, the order of
     the clients alternating."""
     chosen = [name for name in SCENARIOS if not only or name in only]
     warm = dataclasses.replace(config, latency_calls=200, calls=2000, stream_messages=2000)
     for name in chosen:
         for measure in CLIENTS.values():
-            await measure(warm, url, name)
+            await measure(warm, server, name)
     results: Results = {name: {client: [] for client in CLIENTS} for name in chosen}
     order = list(CLIENTS.items())
     for round_ in range(config.rounds):
         for name in chosen:
             for client, measure in order if round_ % 2 == 0 else reversed(order):
-                results[name][client].append(await measure(config, url, name))
+                results[name][client].append(await measure(config, server, name))
     return results
 
 
@@ -172,7 +175,7 @@ def run(config: Config, only: tuple[str, ...] = ()) -> Results:
     server = Server("swill", config, cpu=cpus[1] if pin else None)
     try:
         with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
-            return runner.run(run_rounds(server.url, config, only))
+            return runner.run(run_rounds(server, config, only))
     finally:
         server.stop()
         if pin:
@@ -196,6 +199,8 @@ def rows(config: Config) -> list[Row]:
         Row(f"server-stream messages/s ({window})", "stream", "messages_per_s", True, 0.8),
         Row("client CPU per call, in flight (µs)", "calls", "client_cpu_us", False),
         Row("client CPU per stream message (µs)", "stream", "client_cpu_us", False),
+        Row("server CPU per call, in flight (µs)", "calls", "server_cpu_us", False),
+        Row("server CPU per stream message (µs)", "stream", "server_cpu_us", False),
     ]
 
 

@@ -97,7 +97,10 @@ class _ASGIConnection(TransportConnection):
     def __init__(self, transport: ASGITransport, scope: dict[str, Any]) -> None:
         self._transport = transport
         self._scope = scope
-        self._to_app: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        # Unbounded, but a client that has put more than QUEUE_SIZE messages waits for room, after
+        # putting its own (a transport writes before it waits).
+        self._to_app: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
+        self._room: list[asyncio.Future[None]] = []
         self._to_client: asyncio.Queue[bytes | str | TransportClosed] = asyncio.Queue(QUEUE_SIZE)
         self._accepted: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._closed: TransportClosed | None = None  # the client's side is over
@@ -107,7 +110,7 @@ class _ASGIConnection(TransportConnection):
 
     async def open(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="swill ASGI connection")
-        await self._to_app.put({"type": "websocket.connect"})
+        self._to_app.put_nowait({"type": "websocket.connect"})
         try:
             self.subprotocol = await self._accepted
         except TransportError:
@@ -135,6 +138,7 @@ class _ASGIConnection(TransportConnection):
         if self._app_closed:
             return
         self._app_closed = True
+        self._make_room()
         closed = TransportClosed(code, reason)
         try:
             self._to_client.put_nowait(closed)
@@ -144,7 +148,16 @@ class _ASGIConnection(TransportConnection):
     # The app's side.
 
     async def _receive(self) -> MutableMapping[str, Any]:
-        return await self._to_app.get()
+        message = await self._to_app.get()
+        if self._room and self._to_app.qsize() <= QUEUE_SIZE:
+            self._make_room()
+        return message
+
+    def _make_room(self) -> None:
+        room, self._room = self._room, []
+        for waiter in room:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _send(self, message: MutableMapping[str, Any]) -> None:
         kind = message["type"]
@@ -167,8 +180,13 @@ class _ASGIConnection(TransportConnection):
     async def send(self, message: bytes) -> None:
         if self._closed is not None:
             raise self._closed
-        if not self._app_closed:
-            await self._to_app.put({"type": "websocket.receive", "bytes": message})
+        if self._app_closed:
+            return
+        self._to_app.put_nowait({"type": "websocket.receive", "bytes": message})
+        while self._to_app.qsize() > QUEUE_SIZE and not self._app_closed and self._closed is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._room.append(waiter)
+            await waiter
 
     async def receive(self) -> bytes | str:
         if self._closed is not None:
@@ -186,7 +204,8 @@ class _ASGIConnection(TransportConnection):
             self._disconnected = True
             while not self._to_client.empty():  # unblock an app waiting to send
                 self._to_client.get_nowait()
-            await self._to_app.put({"type": "websocket.disconnect", "code": code, "reason": reason})
+            self._make_room()
+            self._to_app.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
         task = self._task
         if task is not None and not task.done():
             try:

@@ -65,26 +65,11 @@ def _copy(error: Error) -> Error:
     return Error(error.code, error.message, error.data, error.metadata)
 
 
-class _Waiters:
-    """Tasks waiting for something to change; `wake()` wakes them all."""
-
-    __slots__ = ("_futures",)
-
-    def __init__(self) -> None:
-        self._futures: list[asyncio.Future[None]] = []
-
-    async def wait(self) -> None:
-        future = asyncio.get_running_loop().create_future()
-        self._futures.append(future)
-        await future
-
-    def wake(self) -> None:
-        futures = self._futures
-        if futures:
-            self._futures = []
-            for future in futures:
-                if not future.done():
-                    future.set_result(None)
+def _wake_all(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+    waiters.clear()
 
 
 class Call(Generic[T]):
@@ -162,8 +147,8 @@ class Call(Generic[T]):
         self._settled = False
         self._done = False
         self._request_ended = False
-        self._readers = _Waiters()  # tasks waiting for what the server sends
-        self._senders = _Waiters()  # tasks waiting for credit to send
+        self._readers: list[asyncio.Future[None]] = []  # tasks waiting for what the server sends
+        self._senders: list[asyncio.Future[None]] = []  # tasks waiting for credit to send
         self._timer: asyncio.TimerHandle | None = None
         self._starting = False
         self._started: asyncio.Future[None] | None = None  # made by a task waiting for another's start
@@ -185,15 +170,14 @@ class Call(Generic[T]):
         Raises:
             swill.Error: The call could not start, or was cancelled before it did.
         """
-        conn = self._conn
-        if conn is not None:
-            return conn
         if not self._starting:
             self._starting = True
             try:
                 return await self._send_request()
             except BaseException as exc:
-                if not self._settled:
+                if self._conn is not None:
+                    self.cancel()  # cancelled while the REQUEST was being written
+                elif not self._settled:
                     error = exc if isinstance(exc, Error) else Error(Code.CANCELLED, "the call was cancelled")
                     self._settle(error)
                 raise
@@ -201,7 +185,7 @@ class Call(Generic[T]):
                 started = self._started
                 if started is not None and not started.done():
                     started.set_result(None)
-        if not self._settled:  # another task is sending the REQUEST: wait for it
+        if self._conn is None and not self._settled:  # another task is sending the REQUEST
             if self._started is None:
                 self._started = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._started)
@@ -216,7 +200,10 @@ class Call(Generic[T]):
         if self._settled:
             raise self._failure()
         deadline = self._deadline
-        conn = await self._client._acquire(self.rpc, deadline)
+        client = self._client
+        conn = client._conn
+        if conn is None or not conn.take_slot():
+            conn = await client._acquire(self.rpc, deadline)
         timeout_ms: int | None = None
         if deadline is not None:
             remaining = deadline - conn.loop.time()
@@ -242,6 +229,7 @@ class Call(Generic[T]):
         conn.opened(self)
         if deadline is not None:
             self._timer = conn.loop.call_at(deadline, self._expire)
+        await conn.flush()
         return conn
 
     # Fed by the connection's reader; none of these await.
@@ -277,7 +265,8 @@ class Call(Generic[T]):
         self._finish()
 
     def _on_credit(self) -> None:
-        self._senders.wake()
+        if self._senders:
+            _wake_all(self._senders)
 
     def _settle(self, error: Error) -> None:
         self._error = error
@@ -319,12 +308,15 @@ class Call(Generic[T]):
         self._finish()
 
     def _wake(self) -> None:
-        self._readers.wake()
+        if self._readers:
+            _wake_all(self._readers)
 
-    async def _wait(self, waiters: _Waiters) -> None:
+    async def _wait(self, waiters: list[asyncio.Future[None]]) -> None:
         """Wait for the next event; cancelling the waiting task cancels the call."""
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
         try:
-            await waiters.wait()
+            await waiter
         except BaseException:
             self.cancel()
             raise
@@ -359,7 +351,7 @@ class Call(Generic[T]):
             RuntimeError: `end()` was called already.
             TypeError: The message can't be encoded.
         """
-        conn = await self._start()
+        conn = self._conn or await self._start()
         if self._request_ended:
             raise RuntimeError(f"can't send on call {self.rpc!r} #{self.id} after end()")
         assert self.id is not None
@@ -371,17 +363,25 @@ class Call(Generic[T]):
             if conn.protocol.can_send_data(self.id):
                 break
             await self._wait(self._senders)
-        conn.send_data(self.id, message)
-        await conn.drained()
+        conn.protocol.send_data(self.id, message)
+        await self._flush(conn)
 
     async def end(self) -> None:
         """End the streamed request (END_OF_STREAM). Does nothing when the call is over."""
-        conn = await self._start()
+        conn = self._conn or await self._start()
         if self._request_ended or self._done:
             return
         self._request_ended = True
         assert self.id is not None
-        conn.send_end(self.id)
+        conn.protocol.send_end(self.id)
+        await self._flush(conn)
+
+    async def _flush(self, conn: Connection) -> None:
+        try:
+            await conn.flush()
+        except BaseException:
+            self.cancel()  # the task was cancelled while the socket was slow
+            raise
 
     async def result(self) -> T:
         """Wait for the single response and return it, decoded.
@@ -391,7 +391,8 @@ class Call(Generic[T]):
                 when the rpc streams its response (iterate the call instead); `INTERNAL` when
                 the response does not fit `response_type`.
         """
-        await self._start()
+        if self._conn is None:
+            await self._start()
         while True:
             if self._response is not _NOTHING:
                 return self._decoded(self._response)
@@ -409,7 +410,8 @@ class Call(Generic[T]):
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[T]:
-        await self._start()
+        if self._conn is None:
+            await self._start()
         inbox = self._inbox
         taken = False
         try:

@@ -3,14 +3,18 @@
 Rules:
 
 1. One reader task feeds every message to `ClientProtocol` and hands its events to the calls
-   without awaiting (the calls queue them); one writer task writes whatever the protocol has
-   queued, in order. Calls never write themselves, so a cancelled call can't cut another's frame.
-2. The connection waits for HELLO before it takes calls: the limits in it (message size, client
+   without awaiting (the calls queue them).
+2. Frames go out in the order the protocol queued them, written by one task at a time: the task
+   that queued them (`flush`, no hop through another task on the way out), or the writer task,
+   woken for frames queued where nothing can await (`cancel()`, credit) and for what a cancelled
+   flush left. A transport writes a message before it waits for room, so cancelling a flush
+   never cuts a frame; what it had not reached yet is left to the writer task.
+3. The connection waits for HELLO before it takes calls: the limits in it (message size, client
    window, concurrent calls) apply from the first REQUEST.
-3. At most `max_concurrent_calls` (from HELLO) are open at once; more wait for a slot, in order.
+4. At most `max_concurrent_calls` (from HELLO) are open at once; more wait for a slot, in order.
    After GOAWAY or a lost connection, waiters go back to the client for a new connection: nothing
    was sent for them yet.
-4. A lost connection fails its open calls with `UNAVAILABLE`; a 44xx close (a refusal, PROTOCOL.md
+5. A lost connection fails its open calls with `UNAVAILABLE`; a 44xx close (a refusal, PROTOCOL.md
    section 6) fails them with the refusal's code.
 """
 
@@ -102,8 +106,8 @@ class Connection:
         self._free = 0
         self._slot_waiters: deque[asyncio.Future[bool]] = deque()
         self._wake = asyncio.Event()
-        self._sending = False
-        self._drained: asyncio.Future[None] | None = None
+        self._writing = False  # a task is writing `_pending` and what the protocol queues
+        self._pending: deque[bytes] = deque()
         self._hello: asyncio.Future[None] = self.loop.create_future()
         self._pings: dict[int, asyncio.Future[None]] = {}
         self._nonce = 0
@@ -188,10 +192,9 @@ class Connection:
     # Calls.
 
     def opened(self, call: Call[Any]) -> None:
-        """A call's REQUEST was queued."""
+        """A call's REQUEST was queued (the caller flushes it)."""
         assert call.id is not None
         self.calls[call.id] = call
-        self._wake.set()
 
     def closed_call(self, call: Call[Any]) -> None:
         """A call's wire life ended: free its slot; a connection past GOAWAY closes when idle."""
@@ -201,14 +204,6 @@ class Connection:
                 self.release()
         if not self.accepting and not self.calls and not self.closed:
             self._tasks.append(self.loop.create_task(self.close(), name="swill client close"))
-
-    def send_data(self, id: int, message: Any) -> None:
-        self.protocol.send_data(id, message)
-        self._wake.set()
-
-    def send_end(self, id: int) -> None:
-        self.protocol.send_end(id)
-        self._wake.set()
 
     def send_close(self, id: int, reason: str | None = None) -> None:
         if not self.closed:
@@ -220,12 +215,32 @@ class Connection:
             self.protocol.grant_credit(id, n)
             self._wake.set()
 
-    async def drained(self) -> None:
-        """Wait while the writer is stuck on a slow socket, so that senders don't pile up frames."""
-        if self._sending:
-            if self._drained is None:
-                self._drained = self.loop.create_future()
-            await asyncio.shield(self._drained)
+    def wake(self) -> None:
+        """Have the writer task write what the protocol queued (from code that can't await)."""
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Write what the protocol queued, from the calling task (unless one is writing already:
+        it writes these too). Waits while the socket is slow, which is the senders' backpressure."""
+        if self._writing or self.closed:
+            return
+        self._writing = True
+        pending = self._pending
+        send = self.transport.send
+        try:
+            while not self.closed:
+                if not pending:
+                    pending.extend(self.protocol.data_to_send())
+                    if not pending:
+                        return
+                await send(pending.popleft())
+        except TransportClosed:
+            pass  # the reader sees the close and fails the calls
+        except BaseException:
+            self._wake.set()  # cancelled while the socket was slow: the writer task goes on
+            raise
+        finally:
+            self._writing = False
 
     async def ping(self, wait: float | None) -> float:
         """Send PING and wait for its PONG. Returns the round trip in seconds.
@@ -239,7 +254,7 @@ class Connection:
         pong = self._pings[nonce] = self.loop.create_future()
         started = self.loop.time()
         self.protocol.send_ping(nonce)
-        self._wake.set()
+        await self.flush()
         try:
             async with asyncio.timeout(wait):
                 await pong
@@ -270,30 +285,16 @@ class Connection:
 
     async def _write(self) -> None:
         wake = self._wake
-        take = self.protocol.data_to_send
-        send = self.transport.send
         try:
             while True:
                 await wake.wait()
                 wake.clear()
                 if self.closed:
                     return
-                self._sending = True
-                for message in take():
-                    await send(message)
-                self._sending = False
-                drained, self._drained = self._drained, None
-                if drained is not None:
-                    drained.set_result(None)
-        except TransportClosed:
-            pass  # the reader sees the close and fails the calls
+                await self.flush()
         except Exception as exc:
             logger.exception("the connection's writer failed")
             self.abort(Error(Code.UNAVAILABLE, f"the connection failed: {exc!r}"))
-        finally:
-            self._sending = False
-            if self._drained is not None and not self._drained.done():
-                self._drained.set_result(None)
 
     async def _keepalive(self, interval: float) -> None:
         while not self.closed:

@@ -50,7 +50,10 @@ class TransportConnection(abc.ABC):
 
     @abc.abstractmethod
     async def send(self, message: bytes) -> None:
-        """Send one binary message.
+        """Send one binary message: write it, then wait while the connection is congested.
+
+        The client relies on the order: once `send` is called the message goes out, even if the
+        caller is cancelled while `send` waits for room.
 
         Raises:
             TransportClosed: The connection is closed.
