@@ -413,14 +413,22 @@ class Call(Generic[T]):
         if self._conn is None:
             await self._start()
         inbox = self._inbox
+        decode = self._decode
+        grant_at = self._grant_at
         taken = False
         try:
             while True:
                 if inbox:
                     data = inbox.popleft()
-                    if self._grant_at:
-                        self._took_one()
-                    yield self._decoded(data)
+                    if grant_at:
+                        self._unacked += 1
+                        if self._unacked >= grant_at:
+                            self._grant()
+                    try:
+                        value: T = decode(data)
+                    except (InvalidData, msgspec.DecodeError):
+                        value = self._decoded(data)  # raises the error, for the call
+                    yield value
                 elif self._settled:
                     if self._error is not None:
                         raise _copy(self._error)
@@ -434,9 +442,9 @@ class Call(Generic[T]):
             if not self._settled:
                 self.cancel()
 
-    def _took_one(self) -> None:
-        self._unacked += 1
-        if self._unacked >= self._grant_at and not self._done:
+    def _grant(self) -> None:
+        """Give the server credit for the messages taken since the last grant."""
+        if not self._done:
             assert self._conn is not None and self.id is not None
             self._conn.grant(self.id, self._unacked)
             self._unacked = 0

@@ -311,8 +311,10 @@ class Connection:
 
     def _on_message(self, event: MessageReceived) -> None:
         call = self.calls.get(event.id)
-        if call is not None:
-            call._on_data(event.data)
+        if call is not None and not call._settled:  # Call._on_data, inlined: the hottest path
+            call._inbox.append(event.data)
+            if call._readers:
+                call._wake()
 
     def _on_response(self, event: ResponseReceived) -> None:
         call = self.calls.get(event.id)
