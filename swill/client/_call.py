@@ -232,12 +232,8 @@ class Call(Generic[T]):
         await conn.flush()
         return conn
 
-    # Fed by the connection's reader; none of these await.
-
-    def _on_data(self, data: msgspec.Raw) -> None:
-        if not self._settled:
-            self._inbox.append(data)
-            self._wake()
+    # Fed by the connection's reader; none of these await. (DATA goes straight into `_inbox`,
+    # in `Connection._on_message`.)
 
     def _on_metadata(self, metadata: dict[str, Any]) -> None:
         self.leading_metadata = metadata

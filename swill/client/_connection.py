@@ -311,7 +311,7 @@ class Connection:
 
     def _on_message(self, event: MessageReceived) -> None:
         call = self.calls.get(event.id)
-        if call is not None and not call._settled:  # Call._on_data, inlined: the hottest path
+        if call is not None and not call._settled:  # the hottest path: straight into the inbox
             call._inbox.append(event.data)
             if call._readers:
                 call._wake()
