@@ -119,9 +119,11 @@ class ConnectionHandler:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 task_group.start_soon(self._writer)
-                await self._receive_loop()
-                for call in list(self.calls.values()):
-                    call.cancel()
+                try:
+                    await self._receive_loop()
+                finally:  # also when the server cancels the connection's task
+                    for call in list(self.calls.values()):
+                        call.cancel()
                 await self._idle.wait()
                 self._closed = True
                 self._wake.set()
