@@ -1,8 +1,10 @@
-"""The apps the browser tests serve: the playground demo, alone and mounted under `/api`."""
+"""The apps the browser tests serve: the playground demo (alone, mounted under `/api`, behind a
+token) and one that streams as fast as it can."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -10,7 +12,7 @@ from starlette.routing import Mount
 import swill
 from examples.playground import make_app
 
-__all__ = ["TOKEN", "Ended", "demo", "guarded", "mounted"]
+__all__ = ["TOKEN", "Ended", "demo", "flooding", "guarded", "mounted"]
 
 TOKEN = "s3cret"
 
@@ -55,5 +57,18 @@ def guarded() -> swill.Swill:
     def authenticate(connection: swill.Connection) -> None:
         if connection.query_params.get("token") != TOKEN:
             raise swill.Error(swill.Code.UNAUTHENTICATED, "log in first")
+
+    return app
+
+
+def flooding() -> swill.Swill:
+    """An app with one rpc, `flood`, that streams `n` small messages as fast as it can."""
+    app = swill.Swill(__name__)
+
+    @app.handle()
+    async def flood(request: swill.Request[int]) -> AsyncIterator[dict[str, int]]:
+        """Stream `n` messages as fast as the client takes them."""
+        for i in range(request.data):
+            yield {"i": i, "square": i * i}
 
     return app

@@ -346,6 +346,29 @@ const scenarios = {
     await shot(page, "mounted");
   },
 
+  /** A stream longer than the screen keeps: the newest 500 rows stay, the count is exact. */
+  async long_stream(page) {
+    await open(page, "flood");
+    await typeMessage(page, "3000");
+    const started = Date.now();
+    await editor(page).press("Control+Enter");
+    await statusIs(page, "OK");
+    const took = Date.now() - started;
+    assert.match(await textOf(page.locator(".rpc-view .stats")), /^3000 received · /);
+    assert.equal(await events(page, "received").count(), 500);
+    assert.match(await textOf(events(page, "received").first()), /message #2501 \{"i": 2500, /);
+    assert.match(await textOf(events(page, "received").last()), /message #3000 \{"i": 2999, /);
+    assert.equal(await textOf(page.locator(".rpc-view .event-dropped")), "2501 earlier messages not shown");
+    assert.match(await textOf(events(page, "done")), /end of stream · 3000 messages/);
+    // The newest message is in view: the timeline follows the stream.
+    assert.equal(await events(page, "done").isVisible(), true);
+    const box = await events(page, "done").boundingBox();
+    const pane = await page.locator(".rpc-view .timeline").boundingBox();
+    assert.ok(box.y + box.height <= pane.y + pane.height + 1, "the end of the stream is scrolled into view");
+    console.log(`3000 messages in ${took} ms`);
+    await shot(page, "long-stream");
+  },
+
   /** A refused connection is said so; the page's query string authenticates it. */
   async token(page) {
     const sockets = [];

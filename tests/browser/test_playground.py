@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import LiveServer
-from .apps import demo, guarded, mounted
+from .apps import demo, flooding, guarded, mounted
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -114,6 +114,10 @@ def test_cancel_of_a_stream_cancels_the_handler(live_server: Callable[..., LiveS
 
 def test_page_under_a_mount_prefix(live_server: Callable[..., LiveServer]) -> None:
     run_scenario("mounted", origin(live_server(mounted())))
+
+
+def test_a_long_stream_keeps_its_newest_messages(live_server: Callable[..., LiveServer]) -> None:
+    run_scenario("long_stream", origin(live_server(flooding())))
 
 
 def test_query_string_goes_to_the_endpoint(live_server: Callable[..., LiveServer]) -> None:

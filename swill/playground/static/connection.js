@@ -15,7 +15,8 @@ export function setupClient(onOpen) {
   // The page's query string goes to the endpoint too: /swill?token=... authenticates the
   // connection where the app reads a token from the query string (docs/security.md).
   const path = (document.body.dataset.wsPath || "/ws") + location.search;
-  const client = new Client(path, { retries: 6, pingIntervalMs: 15_000, pongTimeoutMs: 10_000 });
+  // A wide window: the page reads as fast as messages come, and credit round trips would slow fast streams.
+  const client = new Client(path, { retries: 6, window: 256, pingIntervalMs: 15_000, pongTimeoutMs: 10_000 });
   state.client = client;
   client.on("open", ({ settings }) => {
     connectionStatus("open", "Connected");

@@ -330,7 +330,6 @@ export class RpcView {
           this.messages.shift(); // what Copy copies is what is on screen
         }
         this.addEvent("received", this.streamsResponse ? `message #${this.received}` : "response", message);
-        this.updateStats();
       }
       this.leading(call);
       this.trailing(call);
@@ -442,11 +441,16 @@ export class RpcView {
         h("p", {}, h("kbd", {}, MOD), " + ", h("kbd", {}, "Enter"), this.streamsRequest ? " opens the stream and sends the message" : " calls"),
       ),
     );
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    /** @type {object[]} rows to show at the next frame */
+    this.pending = [];
     this.startedAt = performance.now();
     this.received = 0;
     this.sentCount = 0;
     this.messages = [];
     this.rows = 0;
+    this.messageRows = 0; // rows of messages sent and received: at most MAX_ROWS
     this.dropped = 0;
     this.shownLeading = false;
     this.shownTrailing = false;
@@ -455,34 +459,86 @@ export class RpcView {
     this.updateStats();
   }
 
-  addEvent(type, label, value = undefined) {
-    const now = performance.now();
-    const at = now - this.startedAt;
-    if (this.rows === 0) {
+  /**
+   * Add a row to the timeline. Rows are made and shown once a frame, in a batch: a fast stream
+   * then costs one layout a frame, not one a message, and of a batch larger than the screen
+   * keeps only the newest rows made at all.
+   *
+   * @param {string} type sent, received, leading, trailing, end, done, error, info
+   * @param {string} label
+   * @param {unknown} [value] shown as a value (or as text, for errors and notes)
+   * @param {unknown} [data] an error's data
+   */
+  addEvent(type, label, value = undefined, data = undefined) {
+    this.pending.push({ type, label, value, data, at: performance.now() - this.startedAt, clock: new Date() });
+    if (this.flushTimer === undefined) {
+      const run = () => {
+        cancelAnimationFrame(frame);
+        clearTimeout(this.flushTimer);
+        this.flushTimer = undefined;
+        this.flush();
+      };
+      const frame = requestAnimationFrame(run);
+      this.flushTimer = setTimeout(run, 100); // where frames don't come (a hidden tab)
+    }
+  }
+
+  flush() {
+    const events = this.keepNewest(this.pending);
+    this.pending = [];
+    if (this.rows === 0 && events.length > 0) {
       this.timeline.replaceChildren();
     }
-    const arrows = { sent: "→", end: "→", received: "←", leading: "←", trailing: "←", error: "✕", done: "✓", info: "·" };
-    const body =
-      value === undefined
-        ? null
-        : typeof value === "string" && (type === "error" || type === "info")
-          ? h("div", { class: "event-text" }, value)
-          : h("pre", { class: "event-value" }, renderValue(value));
-    const row = h(
-      "li",
-      { class: `event event-${type}` },
-      h("span", { class: "event-time", title: formatClock(new Date()) }, formatOffset(at)),
-      h("span", { class: "event-arrow", "aria-hidden": "true" }, arrows[type] ?? "·"),
-      h("div", { class: "event-main" }, h("div", { class: "event-label" }, SPOKEN[type] ? h("span", { class: "visually-hidden" }, SPOKEN[type]) : null, label), body),
-    );
     const pinned = this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
-    this.timeline.append(row);
-    this.rows += 1;
-    if (this.rows > MAX_ROWS) {
-      // Keep the page quick on long streams: drop the oldest messages, say how many.
-      const oldest = this.timeline.querySelector(".event-received, .event-sent");
-      oldest?.remove();
-      this.dropped += 1;
+    const fragment = document.createDocumentFragment();
+    for (const event of events) {
+      fragment.append(eventRow(event));
+      this.rows += 1;
+      this.messageRows += isMessage(event.type) ? 1 : 0;
+    }
+    this.timeline.append(fragment);
+    this.trim();
+    if (pinned) {
+      this.timeline.scrollTop = this.timeline.scrollHeight;
+    }
+    if (this.nextStatus !== undefined) {
+      this.setStatus(...this.nextStatus);
+    }
+    this.updateStats();
+  }
+
+  /** Of a batch with more messages than the screen keeps, the events without the oldest ones. */
+  keepNewest(events) {
+    let excess = events.filter((event) => isMessage(event.type)).length - MAX_ROWS;
+    if (excess <= 0) {
+      return events;
+    }
+    const kept = [];
+    for (const event of events) {
+      if (excess > 0 && isMessage(event.type)) {
+        excess -= 1;
+        this.dropped += 1;
+      } else {
+        kept.push(event);
+      }
+    }
+    return kept;
+  }
+
+  /** Drop the oldest messages on screen beyond MAX_ROWS, and say how many went. */
+  trim() {
+    let remove = this.messageRows - MAX_ROWS;
+    for (const row of remove > 0 ? [...this.timeline.children] : []) {
+      if (remove === 0) break;
+      if (row.classList.contains("event-received") || row.classList.contains("event-sent")) {
+        row.remove();
+        remove -= 1;
+        this.rows -= 1;
+        this.messageRows -= 1;
+        this.dropped += 1;
+      }
+    }
+    if (this.dropped > 0) {
       let note = this.timeline.querySelector(".event-dropped");
       if (note === null) {
         note = h("li", { class: "event event-dropped" });
@@ -490,11 +546,8 @@ export class RpcView {
       }
       note.textContent = `${this.dropped} earlier message${this.dropped === 1 ? "" : "s"} not shown`;
     }
-    if (pinned) {
-      this.timeline.scrollTop = this.timeline.scrollHeight;
-    }
-    return row;
   }
+
 
   leading(call) {
     const metadata = call.leadingMetadata;
@@ -524,11 +577,7 @@ export class RpcView {
       return;
     }
     this.setStatus("error", error.code);
-    const row = this.addEvent("error", error.code, error.message);
-    const main = row.querySelector(".event-main");
-    if (error.data !== null && error.data !== undefined) {
-      main.append(h("div", { class: "event-sublabel" }, "data"), h("pre", { class: "event-value" }, renderValue(error.data)));
-    }
+    this.addEvent("error", error.code, error.message, error.data);
     if (error.code === "INVALID_ARGUMENT" && Array.isArray(error.data)) {
       this.showServerProblems(error.data);
     }
@@ -551,17 +600,24 @@ export class RpcView {
     this.editor.setProblems(problems.map((problem) => located(problem, spans, "server")));
   }
 
+  /** Show the call's status; with rows still to show, together with them. */
   setStatus(kind, text) {
+    this.statusText = text;
+    if (this.pending.length > 0) {
+      this.nextStatus = [kind, text];
+      return;
+    }
+    this.nextStatus = undefined;
     this.status.dataset.state = kind;
     this.status.textContent = text;
-    this.statusText = text;
   }
+
 
   updateStats() {
     const parts = [];
     if (this.streamsRequest || this.sentCount > 1) parts.push(`${this.sentCount} sent`);
     if (this.streamsResponse) parts.push(`${this.received} received`);
-    if (this.rows > 0) parts.push(formatDuration(performance.now() - this.startedAt));
+    if (this.rows > 0 || this.active !== undefined) parts.push(formatDuration(performance.now() - this.startedAt));
     this.stats.textContent = parts.join(" · ");
   }
 
@@ -582,6 +638,30 @@ export class RpcView {
     const text = stringify(this.lastError ? { code: this.lastError.code, message: this.lastError.message, data: this.lastError.data } : value ?? null);
     navigator.clipboard?.writeText(text).catch(() => undefined);
   }
+}
+
+const ARROWS = { sent: "→", end: "→", received: "←", leading: "←", trailing: "←", error: "✕", done: "✓", info: "·" };
+
+function isMessage(type) {
+  return type === "received" || type === "sent";
+}
+
+/** The row of one timeline event. */
+function eventRow({ type, label, value, data, at, clock }) {
+  const body =
+    value === undefined
+      ? null
+      : typeof value === "string" && (type === "error" || type === "info")
+        ? h("div", { class: "event-text" }, value)
+        : h("pre", { class: "event-value" }, renderValue(value));
+  const extra = data === null || data === undefined ? null : [h("div", { class: "event-sublabel" }, "data"), h("pre", { class: "event-value" }, renderValue(data))];
+  return h(
+    "li",
+    { class: `event event-${type}` },
+    h("span", { class: "event-time", title: formatClock(clock) }, formatOffset(at)),
+    h("span", { class: "event-arrow", "aria-hidden": "true" }, ARROWS[type] ?? "·"),
+    h("div", { class: "event-main" }, h("div", { class: "event-label" }, SPOKEN[type] ? h("span", { class: "visually-hidden" }, SPOKEN[type]) : null, label), body, extra),
+  );
 }
 
 function button(label, iconName, variant, onclick, shortcut) {
