@@ -378,13 +378,16 @@ const scenarios = {
     assert.match(await textOf(page.locator(".placeholder-text")), /^UNAUTHENTICATED: log in first$/);
     await page.locator("#connection[data-state='closed']").waitFor();
     assert.match(await textOf(page.locator("#connection-text")), /^Disconnected: log in first$/);
-    assert.equal(await page.getByRole("button", { name: "Reconnect" }).isVisible(), true);
     await shot(page, "token-refused");
+    // Reconnect dials again at once (a refusal is not retried by itself): refused again.
+    await page.getByRole("button", { name: "Reconnect" }).click();
+    await page.waitForFunction(() => document.querySelector("#connection-text")?.textContent === "Disconnected: log in first");
+    assert.equal(sockets.length, 2);
     await page.goto(`${BASE}${PAGE}?token=s3cret#add`);
     await page.locator(".rpc-title", { hasText: /^add$/ }).waitFor();
     await editor(page).press("Control+Enter");
     await statusIs(page, "OK");
-    assert.deepEqual(sockets.map((url) => url.search), ["", "?token=s3cret"]);
+    assert.deepEqual(sockets.map((url) => url.search), ["", "", "?token=s3cret"]);
   },
 
   /** The connection: lost when the server stops, back when it is up again; calls work again. */

@@ -58,7 +58,7 @@ export async function reconnect() {
     state.client.close();
     await state.client.connect();
   } catch (error) {
-    connectionStatus("closed", `Can't connect: ${SwillError.from(error).message}`);
+    connectionStatus("closed", `Disconnected: ${SwillError.from(error).message}`);
   }
 }
 
