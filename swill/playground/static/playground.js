@@ -2,8 +2,8 @@
 // TypeScript client (`client.js`) and nothing else.
 //
 // Modules: state.js (what they share), connection.js (the client and its status), view.js (one
-// rpc: editors and calls), history.js, types.js (types from schemas), editor.js, schema.js,
-// json.js, dom.js. The session (metadata, drafts, history) lives in sessionStorage, the theme in
+// rpc: editors and calls), timeline.js (what a call sent and received), history.js, types.js
+// (types from schemas), editor.js, schema.js (examples, checks), json.js, dom.js. The session (metadata, drafts, history) lives in sessionStorage, the theme in
 // localStorage.
 
 import { SwillError } from "./client.js";

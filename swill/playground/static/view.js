@@ -10,16 +10,22 @@
 
 import { SwillError } from "./client.js";
 import { noteFailure } from "./connection.js";
-import { formatClock, formatDuration, formatOffset, h, icon, kindBadge, renderValue, richText } from "./dom.js";
+import { formatDuration, h, icon, kindBadge, richText } from "./dom.js";
 import { Editor } from "./editor.js";
 import { addHistory, finishHistory } from "./history.js";
 import { JsonSyntaxError, findSpan, parse, stringify } from "./json.js";
 import { example, toWire, validate } from "./schema.js";
 import { MAX_REPLAY, MAX_ROWS, MOD, session, state } from "./state.js";
+import { Timeline } from "./timeline.js";
 import { renderType } from "./types.js";
 
-// What the arrows of the timeline say, for screen readers.
-const SPOKEN = { sent: "sent: ", end: "sent: ", received: "received: ", leading: "received: ", trailing: "received: ", error: "error: " };
+
+const KIND_HINTS = {
+  unary: "One request, one response.",
+  server_stream: "One request; the response messages arrive as a stream.",
+  client_stream: "Open the stream with the first message, send more, then end the stream to get the response.",
+  bidi: "Open the stream with the first message, send more while responses arrive, end the stream when done.",
+};
 
 export class RpcView {
   constructor(rpc) {
@@ -33,9 +39,31 @@ export class RpcView {
   }
 
   build() {
+    const id = this.rpc.name.replace(/[^\w-]/g, "_");
+    this.makeEditors(id);
+    this.makeControls();
     const rpc = this.rpc;
-    const schemas = state.schemas;
-    const id = rpc.name.replace(/[^\w-]/g, "_");
+    const doc = rpc.description
+      ? h("details", { class: "rpc-description" }, h("summary", {}, "More"), h("div", { class: "rpc-doc" }, richText(rpc.description)))
+      : null;
+    this.element = h(
+      "article",
+      { class: "rpc-view", "aria-labelledby": `title-${id}` },
+      h(
+        "header",
+        { class: "rpc-header" },
+        h("div", { class: "rpc-title-row" }, h("h1", { class: "rpc-title", id: `title-${id}` }, rpc.name), kindBadge(rpc.kind), rpc.builtin ? h("span", { class: "chip" }, "built-in") : null),
+        h("p", { class: "rpc-summary" }, rpc.summary || rpc.doc ? richText(rpc.summary ?? rpc.doc) : h("span", { class: "muted" }, "No docstring.")),
+        doc,
+      ),
+      h("div", { class: "workbench" }, this.requestPane(id), this.responsePane(id)),
+    );
+    this.updateButtons();
+  }
+
+  /** The message and metadata editors and the timeout field; they keep the session's values. */
+  makeEditors(id) {
+    const rpc = this.rpc;
     this.editor = new Editor({ id: `request-${id}`, label: this.streamsRequest ? "Message" : "Request message", minLines: 4 });
     this.editor.value = state.drafts.get(rpc.name) ?? this.example();
     this.editor.onInput = () => {
@@ -64,6 +92,10 @@ export class RpcView {
         this.timeout.removeAttribute("aria-invalid");
       },
     });
+  }
+
+  /** The buttons, the status badge, the counts and the timeline. */
+  makeControls() {
     this.buttons = {
       call: button(this.streamsRequest ? "Open stream" : "Call", "play", "primary", () => this.primary(), `${MOD}+Enter`),
       send: button("Send", "send", "primary", () => this.sendMessage(), `${MOD}+Enter`),
@@ -76,90 +108,66 @@ export class RpcView {
     this.stats = h("span", { class: "stats", "aria-live": "off" });
     // A single response is read out when it comes; a stream would drown the reader, whose status
     // badge says how the call went.
-    this.timeline = h("ol", {
-      class: "timeline",
-      "aria-label": "Messages and events of the call",
-      "aria-live": this.streamsResponse ? "off" : "polite",
-      "aria-relevant": "additions",
-    });
-    const kindHint = {
-      unary: "One request, one response.",
-      server_stream: "One request; the response messages arrive as a stream.",
-      client_stream: "Open the stream with the first message, send more, then end the stream to get the response.",
-      bidi: "Open the stream with the first message, send more while responses arrive, end the stream when done.",
-    }[rpc.kind];
+    this.timeline = new Timeline({ label: "Messages and events of the call", live: !this.streamsResponse });
+    this.timeline.onFlush = () => {
+      if (this.nextStatus !== undefined) {
+        this.setStatus(...this.nextStatus);
+      }
+      this.updateStats();
+    };
+  }
 
-    const doc = rpc.description
-      ? h("details", { class: "rpc-description" }, h("summary", {}, "More"), h("div", { class: "rpc-doc" }, richText(rpc.description)))
-      : null;
-    const requestSchema = rpc.request?.schema ?? {};
-    const responseSchema = rpc.response?.schema ?? {};
-    this.element = h(
-      "article",
-      { class: "rpc-view", "aria-labelledby": `title-${id}` },
-      h(
-        "header",
-        { class: "rpc-header" },
-        h("div", { class: "rpc-title-row" }, h("h1", { class: "rpc-title", id: `title-${id}` }, rpc.name), kindBadge(rpc.kind), rpc.builtin ? h("span", { class: "chip" }, "built-in") : null),
-        h("p", { class: "rpc-summary" }, rpc.summary || rpc.doc ? richText(rpc.summary ?? rpc.doc) : h("span", { class: "muted" }, "No docstring.")),
-        doc,
-      ),
+  requestPane(id) {
+    const tool = (label, iconName, title, onclick) => h("button", { type: "button", class: "button small ghost", title, onclick }, icon(iconName), label);
+    return h(
+      "section",
+      { class: "pane request-pane", "aria-labelledby": `req-${id}` },
       h(
         "div",
-        { class: "workbench" },
+        { class: "pane-head" },
+        h("h2", { id: `req-${id}` }, this.streamsRequest ? "Request stream" : "Request"),
         h(
-          "section",
-          { class: "pane request-pane", "aria-labelledby": `req-${id}` },
-          h(
-            "div",
-            { class: "pane-head" },
-            h("h2", { id: `req-${id}` }, this.streamsRequest ? "Request stream" : "Request"),
-            h(
-              "div",
-              { class: "pane-tools" },
-              h("button", { type: "button", class: "button small ghost", onclick: () => this.resetExample(), title: "Replace the message with an example made from the schema" }, icon("wand"), "Example"),
-              h("button", { type: "button", class: "button small ghost", onclick: () => this.format(), title: "Indent the JSON" }, icon("format"), "Format"),
-            ),
-          ),
-          h("details", { class: "type-details", open: true }, h("summary", {}, "Type"), renderType(schemas, requestSchema, this.streamsRequest)),
-          h("label", { class: "field-label", for: `request-${id}` }, this.streamsRequest ? "Message (JSON)" : "Request message (JSON)"),
-          this.editor.element,
-          h(
-            "div",
-            { class: "options" },
-            h("div", { class: "field metadata-field" }, h("label", { class: "field-label", for: `metadata-${id}` }, "Metadata ", h("span", { class: "muted" }, "(JSON object, sent with the call)")), this.metadata.element),
-            h(
-              "div",
-              { class: "field timeout-field" },
-              h("label", { class: "field-label", for: `timeout-${id}` }, "Timeout"),
-              h("div", { class: "input-unit" }, this.timeout, h("span", { class: "unit", id: `timeout-${id}-unit` }, "ms")),
-            ),
-          ),
-          h("p", { class: "hint" }, kindHint),
-          h("div", { class: "actions" }, this.buttons.call, this.buttons.send, this.buttons.end, this.buttons.cancel, this.buttons.anyway),
-        ),
-        h(
-          "section",
-          { class: "pane response-pane", "aria-labelledby": `res-${id}` },
-          h(
-            "div",
-            { class: "pane-head" },
-            h("h2", { id: `res-${id}` }, this.streamsResponse ? "Response stream" : "Response"),
-            this.status,
-            this.stats,
-            h(
-              "div",
-              { class: "pane-tools" },
-              h("button", { type: "button", class: "icon-button small", "aria-label": "Copy the response as JSON", title: "Copy the response as JSON", onclick: () => this.copy() }, icon("copy")),
-              h("button", { type: "button", class: "icon-button small", "aria-label": "Clear the response", title: "Clear the response", onclick: () => this.resetTimeline() }, icon("clear")),
-            ),
-          ),
-          h("details", { class: "type-details" }, h("summary", {}, "Type"), renderType(schemas, responseSchema, this.streamsResponse)),
-          this.timeline,
+          "div",
+          { class: "pane-tools" },
+          tool("Example", "wand", "Replace the message with an example made from the schema", () => this.resetExample()),
+          tool("Format", "format", "Indent the JSON", () => this.format()),
         ),
       ),
+      h("details", { class: "type-details", open: true }, h("summary", {}, "Type"), renderType(state.schemas, this.rpc.request?.schema ?? {}, this.streamsRequest)),
+      h("label", { class: "field-label", for: `request-${id}` }, this.streamsRequest ? "Message (JSON)" : "Request message (JSON)"),
+      this.editor.element,
+      h(
+        "div",
+        { class: "options" },
+        h("div", { class: "field metadata-field" }, h("label", { class: "field-label", for: `metadata-${id}` }, "Metadata ", h("span", { class: "muted" }, "(JSON object, sent with the call)")), this.metadata.element),
+        h(
+          "div",
+          { class: "field timeout-field" },
+          h("label", { class: "field-label", for: `timeout-${id}` }, "Timeout"),
+          h("div", { class: "input-unit" }, this.timeout, h("span", { class: "unit", id: `timeout-${id}-unit` }, "ms")),
+        ),
+      ),
+      h("p", { class: "hint" }, KIND_HINTS[this.rpc.kind]),
+      h("div", { class: "actions" }, this.buttons.call, this.buttons.send, this.buttons.end, this.buttons.cancel, this.buttons.anyway),
     );
-    this.updateButtons();
+  }
+
+  responsePane(id) {
+    const tool = (label, iconName, onclick) => h("button", { type: "button", class: "icon-button small", "aria-label": label, title: label, onclick }, icon(iconName));
+    return h(
+      "section",
+      { class: "pane response-pane", "aria-labelledby": `res-${id}` },
+      h(
+        "div",
+        { class: "pane-head" },
+        h("h2", { id: `res-${id}` }, this.streamsResponse ? "Response stream" : "Response"),
+        this.status,
+        this.stats,
+        h("div", { class: "pane-tools" }, tool("Copy the response as JSON", "copy", () => this.copy()), tool("Clear the response", "clear", () => this.resetTimeline())),
+      ),
+      h("details", { class: "type-details" }, h("summary", {}, "Type"), renderType(state.schemas, this.rpc.response?.schema ?? {}, this.streamsResponse)),
+      this.timeline.element,
+    );
   }
 
   /** Refresh what other views may have changed: the shared metadata and timeout. */
@@ -302,39 +310,18 @@ export class RpcView {
     const call = state.client.open(rpc.name, value, { metadata, timeoutMs });
     this.active = call;
     this.sentTexts = [text];
-    this.sentCount = 0;
     this.ended = false;
-    this.entry = addHistory({
-      rpc: rpc.name,
-      kind: rpc.kind,
-      request: text,
-      sent: [text],
-      ended: false,
-      metadata: this.metadata.value,
-      timeout: this.timeout.value,
-    });
+    this.entry = addHistory({ rpc: rpc.name, kind: rpc.kind, request: text, sent: [text], ended: false, metadata: this.metadata.value, timeout: this.timeout.value });
     this.updateButtons();
-    this.setStatus("running", this.streamsResponse || this.streamsRequest ? "Streaming" : "Waiting");
-    this.addEvent("sent", this.streamsRequest ? "message #1" : "request", value);
+    this.timeline.add("sent", this.streamsRequest ? "message #1" : "request", value);
     this.sentCount = 1;
-    const onTick = setInterval(() => this.tick(call), 250);
+    this.setStatus("running", this.streamsResponse || this.streamsRequest ? "Streaming" : "Waiting");
+    const ticks = setInterval(() => this.tick(call), 250);
     try {
       if (replay !== undefined) {
         this.replay(call, replay);
       }
-      for await (const message of call) {
-        this.leading(call);
-        this.received += 1;
-        this.messages.push(message);
-        if (this.messages.length > MAX_ROWS) {
-          this.messages.shift(); // what Copy copies is what is on screen
-        }
-        this.addEvent("received", this.streamsResponse ? `message #${this.received}` : "response", message);
-      }
-      this.leading(call);
-      this.trailing(call);
-      this.setStatus("ok", "OK");
-      this.addEvent("done", this.streamsResponse ? `end of stream · ${this.received} message${this.received === 1 ? "" : "s"}` : "completed");
+      await this.read(call);
     } catch (error) {
       const failure = SwillError.from(error);
       this.leading(call);
@@ -342,18 +329,40 @@ export class RpcView {
       this.failed(failure);
       noteFailure(failure);
     } finally {
-      clearInterval(onTick);
-      this.active = undefined;
-      this.updateStats();
-      this.updateButtons();
-      finishHistory(this.entry, {
-        status: this.statusText,
-        durationMs: performance.now() - this.startedAt,
-        received: this.received,
-        sent: this.sentTexts,
-        ended: this.ended,
-      });
+      clearInterval(ticks);
+      this.finished();
     }
+  }
+
+  /** Show the call's messages as they come, then how it ended. */
+  async read(call) {
+    for await (const message of call) {
+      this.leading(call);
+      this.received += 1;
+      this.messages.push(message);
+      if (this.messages.length > MAX_ROWS) {
+        this.messages.shift(); // what Copy copies is what is on screen
+      }
+      this.timeline.add("received", this.streamsResponse ? `message #${this.received}` : "response", message);
+    }
+    this.leading(call);
+    this.trailing(call);
+    const count = `${this.received} message${this.received === 1 ? "" : "s"}`;
+    this.timeline.add("done", this.streamsResponse ? `end of stream · ${count}` : "completed");
+    this.setStatus("ok", "OK");
+  }
+
+  finished() {
+    this.active = undefined;
+    this.updateStats();
+    this.updateButtons();
+    finishHistory(this.entry, {
+      status: this.statusText,
+      durationMs: performance.now() - this.timeline.startedAt,
+      received: this.received,
+      sent: this.sentTexts,
+      ended: this.ended,
+    });
   }
 
   async replay(call, { sent, ended }) {
@@ -401,14 +410,14 @@ export class RpcView {
     if (this.sentTexts.length < MAX_REPLAY) {
       this.sentTexts.push(text);
     }
-    this.addEvent("sent", `message #${this.sentCount}`, value);
+    this.timeline.add("sent", `message #${this.sentCount}`, value);
     this.updateStats();
     try {
       await call.send(value);
     } catch (error) {
       const failure = SwillError.from(error);
       if (!call.done) {
-        this.addEvent("error", `not sent: ${failure.code}`, failure.message);
+        this.timeline.add("error", `not sent: ${failure.code}`, failure.message);
       }
     }
   }
@@ -422,7 +431,7 @@ export class RpcView {
   async end(call) {
     this.ended = true;
     this.updateButtons();
-    this.addEvent("end", "end of stream");
+    this.timeline.add("end", "end of stream");
     await call.end();
   }
 
@@ -433,7 +442,7 @@ export class RpcView {
   // Showing what happens.
 
   resetTimeline() {
-    this.timeline.replaceChildren(
+    this.timeline.reset(
       h(
         "li",
         { class: "timeline-empty" },
@@ -441,111 +450,14 @@ export class RpcView {
         h("p", {}, h("kbd", {}, MOD), " + ", h("kbd", {}, "Enter"), this.streamsRequest ? " opens the stream and sends the message" : " calls"),
       ),
     );
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    /** @type {object[]} rows to show at the next frame */
-    this.pending = [];
-    this.startedAt = performance.now();
     this.received = 0;
     this.sentCount = 0;
     this.messages = [];
-    this.rows = 0;
-    this.messageRows = 0; // rows of messages sent and received: at most MAX_ROWS
-    this.dropped = 0;
     this.shownLeading = false;
     this.shownTrailing = false;
     this.lastError = undefined;
     this.setStatus("idle", "Ready");
     this.updateStats();
-  }
-
-  /**
-   * Add a row to the timeline. Rows are made and shown once a frame, in a batch: a fast stream
-   * then costs one layout a frame, not one a message, and of a batch larger than the screen
-   * keeps only the newest rows made at all.
-   *
-   * @param {string} type sent, received, leading, trailing, end, done, error, info
-   * @param {string} label
-   * @param {unknown} [value] shown as a value (or as text, for errors and notes)
-   * @param {unknown} [data] an error's data
-   */
-  addEvent(type, label, value = undefined, data = undefined) {
-    this.pending.push({ type, label, value, data, at: performance.now() - this.startedAt, clock: new Date() });
-    if (this.flushTimer === undefined) {
-      const run = () => {
-        cancelAnimationFrame(frame);
-        clearTimeout(this.flushTimer);
-        this.flushTimer = undefined;
-        this.flush();
-      };
-      const frame = requestAnimationFrame(run);
-      this.flushTimer = setTimeout(run, 100); // where frames don't come (a hidden tab)
-    }
-  }
-
-  flush() {
-    const events = this.keepNewest(this.pending);
-    this.pending = [];
-    if (this.rows === 0 && events.length > 0) {
-      this.timeline.replaceChildren();
-    }
-    const pinned = this.timeline.scrollHeight - this.timeline.scrollTop - this.timeline.clientHeight < 40;
-    const fragment = document.createDocumentFragment();
-    for (const event of events) {
-      fragment.append(eventRow(event));
-      this.rows += 1;
-      this.messageRows += isMessage(event.type) ? 1 : 0;
-    }
-    this.timeline.append(fragment);
-    this.trim();
-    if (pinned) {
-      this.timeline.scrollTop = this.timeline.scrollHeight;
-    }
-    if (this.nextStatus !== undefined) {
-      this.setStatus(...this.nextStatus);
-    }
-    this.updateStats();
-  }
-
-  /** Of a batch with more messages than the screen keeps, the events without the oldest ones. */
-  keepNewest(events) {
-    let excess = events.filter((event) => isMessage(event.type)).length - MAX_ROWS;
-    if (excess <= 0) {
-      return events;
-    }
-    const kept = [];
-    for (const event of events) {
-      if (excess > 0 && isMessage(event.type)) {
-        excess -= 1;
-        this.dropped += 1;
-      } else {
-        kept.push(event);
-      }
-    }
-    return kept;
-  }
-
-  /** Drop the oldest messages on screen beyond MAX_ROWS, and say how many went. */
-  trim() {
-    let remove = this.messageRows - MAX_ROWS;
-    for (const row of remove > 0 ? [...this.timeline.children] : []) {
-      if (remove === 0) break;
-      if (row.classList.contains("event-received") || row.classList.contains("event-sent")) {
-        row.remove();
-        remove -= 1;
-        this.rows -= 1;
-        this.messageRows -= 1;
-        this.dropped += 1;
-      }
-    }
-    if (this.dropped > 0) {
-      let note = this.timeline.querySelector(".event-dropped");
-      if (note === null) {
-        note = h("li", { class: "event event-dropped" });
-        this.timeline.prepend(note);
-      }
-      note.textContent = `${this.dropped} earlier message${this.dropped === 1 ? "" : "s"} not shown`;
-    }
   }
 
 
@@ -554,7 +466,7 @@ export class RpcView {
     if (!this.shownLeading && metadata !== undefined) {
       this.shownLeading = true;
       if (Object.keys(metadata).length > 0) {
-        this.addEvent("leading", "leading metadata", metadata);
+        this.timeline.add("leading", "leading metadata", metadata);
       }
     }
   }
@@ -564,7 +476,7 @@ export class RpcView {
     if (!this.shownTrailing && metadata !== undefined) {
       this.shownTrailing = true;
       if (Object.keys(metadata).length > 0) {
-        this.addEvent("trailing", "trailing metadata", metadata);
+        this.timeline.add("trailing", "trailing metadata", metadata);
       }
     }
   }
@@ -572,12 +484,12 @@ export class RpcView {
   failed(error) {
     this.lastError = error;
     if (error.code === "CANCELLED") {
+      this.timeline.add("info", "cancelled", error.message);
       this.setStatus("cancelled", "CANCELLED");
-      this.addEvent("info", "cancelled", error.message);
       return;
     }
+    this.timeline.add("error", error.code, error.message, error.data);
     this.setStatus("error", error.code);
-    this.addEvent("error", error.code, error.message, error.data);
     if (error.code === "INVALID_ARGUMENT" && Array.isArray(error.data)) {
       this.showServerProblems(error.data);
     }
@@ -603,7 +515,7 @@ export class RpcView {
   /** Show the call's status; with rows still to show, together with them. */
   setStatus(kind, text) {
     this.statusText = text;
-    if (this.pending.length > 0) {
+    if (this.timeline.busy) {
       this.nextStatus = [kind, text];
       return;
     }
@@ -617,7 +529,7 @@ export class RpcView {
     const parts = [];
     if (this.streamsRequest || this.sentCount > 1) parts.push(`${this.sentCount} sent`);
     if (this.streamsResponse) parts.push(`${this.received} received`);
-    if (this.rows > 0 || this.active !== undefined) parts.push(formatDuration(performance.now() - this.startedAt));
+    if (this.timeline.rows > 0 || this.active !== undefined) parts.push(formatDuration(performance.now() - this.timeline.startedAt));
     this.stats.textContent = parts.join(" · ");
   }
 
@@ -638,30 +550,6 @@ export class RpcView {
     const text = stringify(this.lastError ? { code: this.lastError.code, message: this.lastError.message, data: this.lastError.data } : value ?? null);
     navigator.clipboard?.writeText(text).catch(() => undefined);
   }
-}
-
-const ARROWS = { sent: "→", end: "→", received: "←", leading: "←", trailing: "←", error: "✕", done: "✓", info: "·" };
-
-function isMessage(type) {
-  return type === "received" || type === "sent";
-}
-
-/** The row of one timeline event. */
-function eventRow({ type, label, value, data, at, clock }) {
-  const body =
-    value === undefined
-      ? null
-      : typeof value === "string" && (type === "error" || type === "info")
-        ? h("div", { class: "event-text" }, value)
-        : h("pre", { class: "event-value" }, renderValue(value));
-  const extra = data === null || data === undefined ? null : [h("div", { class: "event-sublabel" }, "data"), h("pre", { class: "event-value" }, renderValue(data))];
-  return h(
-    "li",
-    { class: `event event-${type}` },
-    h("span", { class: "event-time", title: formatClock(clock) }, formatOffset(at)),
-    h("span", { class: "event-arrow", "aria-hidden": "true" }, ARROWS[type] ?? "·"),
-    h("div", { class: "event-main" }, h("div", { class: "event-label" }, SPOKEN[type] ? h("span", { class: "visually-hidden" }, SPOKEN[type]) : null, label), body, extra),
-  );
 }
 
 function button(label, iconName, variant, onclick, shortcut) {
