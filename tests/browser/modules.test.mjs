@@ -1,4 +1,4 @@
-// Unit tests of the playground's modules that need no page (json.js, schema.js), run with
+// Unit tests of the playground's modules that need no page (json.js, schema.js, check.js), run with
 // `node --test` by tests/browser/test_modules.py, plus checks against live servers: every example
 // the page makes is accepted by the server, and the page's problems read like the server's.
 //
@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 
 const modules = process.env.PLAYGROUND_MODULES;
 const json = await import(path.join(modules, "json.js"));
-const schema = await import(path.join(modules, "schema.js"));
+const schema = { ...(await import(path.join(modules, "schema.js"))), ...(await import(path.join(modules, "check.js"))) };
 const { Client } = await import(path.join(modules, "client.js"));
 const WebSocket = createRequire(path.join(process.env.CLIENT_MODULES, "package.json"))("ws");
 

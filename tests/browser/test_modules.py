@@ -1,4 +1,4 @@
-"""The playground's page-free modules (json.js, schema.js) under `node --test`, against live servers.
+"""The playground's page-free modules (json.js, schema.js, check.js) under `node --test`, live.
 
 tests/browser/modules.test.mjs checks parsing, problems by path, examples and conversions, and
 that what the page makes and says agrees with the server: its examples are accepted, and its
