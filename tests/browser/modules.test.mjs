@@ -1,6 +1,7 @@
-// Unit tests of the playground's modules that need no page (json.js, schema.js, check.js), run with
-// `node --test` by tests/browser/test_modules.py, plus checks against live servers: every example
-// the page makes is accepted by the server, and the page's problems read like the server's.
+// Unit tests of the playground's modules that need no page (json.js, schema.js, check.js), run
+// with `node --test` by tests/browser/test_modules.py, plus checks against live servers: every
+// example the page makes is accepted by the server, and the page's problems read like the
+// server's.
 //
 // Environment: PLAYGROUND_MODULES (a folder with the page's modules, as ES modules),
 // CATALOG_URL and DEMO_URL (WebSocket URLs of tests/introspection/catalog.py and

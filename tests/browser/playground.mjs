@@ -369,6 +369,14 @@ const scenarios = {
     await shot(page, "long-stream");
   },
 
+  /** Without swill.introspect the page says why it has nothing to show. */
+  async no_introspection(page) {
+    await page.goto(`${BASE}${PAGE}`);
+    await page.locator(".placeholder-title", { hasText: "Can't load the server's RPCs" }).waitFor();
+    assert.match(await textOf(page.locator(".placeholder-text")), /does not serve swill\.introspect \(Swill\(introspection=False\)\)/);
+    await page.locator("#connection[data-state='open']").waitFor();
+  },
+
   /** A refused connection is said so; the page's query string authenticates it. */
   async token(page) {
     const sockets = [];

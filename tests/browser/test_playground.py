@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+import swill
+
 from ..conftest import LiveServer
 from .apps import demo, flooding, guarded, mounted
 
@@ -118,6 +120,16 @@ def test_page_under_a_mount_prefix(live_server: Callable[..., LiveServer]) -> No
 
 def test_a_long_stream_keeps_its_newest_messages(live_server: Callable[..., LiveServer]) -> None:
     run_scenario("long_stream", origin(live_server(flooding())))
+
+
+def test_without_introspection_the_page_says_so(live_server: Callable[..., LiveServer]) -> None:
+    app = swill.Swill(__name__, introspection=False)
+
+    @app.handle()
+    async def ping(request: swill.Request[None]) -> None:
+        """Nothing."""
+
+    run_scenario("no_introspection", origin(live_server(app)))
 
 
 def test_query_string_goes_to_the_endpoint(live_server: Callable[..., LiveServer]) -> None:
