@@ -446,6 +446,7 @@ async function main() {
   assert.ok(scenario, `no scenario ${process.argv[2]}; there are: ${Object.keys(scenarios).join(", ")}`);
   assert.ok(BASE, "set SWILL_URL");
   mkdirSync(ARTIFACTS, { recursive: true });
+  rmSync(path.join(ARTIFACTS, `${process.argv[2]}-failed.png`), { force: true }); // from an earlier run
   const profile = mkdtempSync(path.join(tmpdir(), "swill-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
