@@ -244,14 +244,37 @@ class ConnectionHandler:
                 self._writable = anyio.Event()
             await self._writable.wait()
 
+    async def write_now(self) -> None:
+        """Write what is queued from the calling task if the writer is idle, else leave it to the
+        writer. Only for tasks that nothing cancels while they write."""
+        if self._closed or not self.protocol.has_data_to_send():
+            return
+        if self._writing or self._wake.is_set():
+            self._wake.set()
+            return
+        self._writing = True
+        try:
+            for message in self.protocol.data_to_send():
+                await self._send({"type": "websocket.send", "bytes": message})
+        except Exception:  # the socket is gone; the receive loop sees the disconnect
+            self._closed = True
+        finally:
+            self._writing = False
+            self._writable.set()
+            if self.protocol.has_data_to_send() or self._closed or self._close_with is not None:
+                self._wake.set()
+
     async def _writer(self) -> None:
-        """Write frames in the order the protocol queued them; the only task that sends."""
+        """Write frames in the order the protocol queued them: one writer at a time (this task,
+        or a call in `write_now`), so frames never interleave."""
         protocol = self.protocol
         send = self._send
         try:
             while True:
                 await self._wake.wait()
                 self._wake = anyio.Event()
+                if self._writing:
+                    continue  # write_now() is sending; it wakes this task again when it is done
                 out = protocol.data_to_send()
                 if out:
                     self._writing = True

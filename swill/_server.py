@@ -176,6 +176,9 @@ class ServerCall:
                 error = Error(Code.DEADLINE_EXCEEDED, "the call's deadline passed")
             if error is not None and not self.closed:
                 await self._send_error(request, error)
+            # The final frame is written here, outside the call's cancel scope: nothing can cancel
+            # the write, so it may go out from this task, without a hop to the writer.
+            await self.connection.write_now()
         finally:
             self._close_streams()
             if self.hooks.after_request:
@@ -369,8 +372,7 @@ class ServerCall:
         if not self._leading_done:
             await self.send_leading_metadata()
         trailing = await self._trailing(request)
-        self.connection.protocol.send_end(self.id, trailing)
-        await self.connection.flush()
+        self.connection.protocol.send_end(self.id, trailing)  # written by run(), outside the scope
 
     async def _send_response(self, request: _BaseRequest, result: Any) -> None:
         hooks = self.hooks
@@ -383,7 +385,6 @@ class ServerCall:
         stats = self._stats
         stats[1] += 1
         stats[3] += self.connection.protocol.send_response(self.id, result, leading, trailing)
-        await self.connection.flush()
 
     async def _send_error(self, request: _BaseRequest, error: Error) -> None:
         protocol = self.connection.protocol
@@ -400,7 +401,6 @@ class ServerCall:
             error = await self._map_error(request, exc)
             trailing = None
         protocol.send_error(self.id, error, trailing)
-        await self.connection.flush()
 
     async def _after_request(self, request: _BaseRequest, error: Error | None) -> None:
         if self.hooks.after_request:
