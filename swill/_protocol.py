@@ -228,6 +228,7 @@ class _Base:
         self.calls: dict[int, CallState] = {}
         self._events: list[Event] = []
         self._out: list[bytes] = []
+        self._out_size = 0
 
     def events_received(self) -> list[Event]:
         """The events since the last call, in order."""
@@ -237,14 +238,19 @@ class _Base:
     def data_to_send(self) -> list[bytes]:
         """The messages to write, in order, one frame each."""
         out, self._out = self._out, []
+        self._out_size = 0
         return out
+
+    def _queue(self, message: bytes) -> None:
+        self._out.append(message)
+        self._out_size += len(message)
 
     def has_data_to_send(self) -> bool:
         return bool(self._out)
 
     def buffered_size(self) -> int:
         """How many bytes `data_to_send()` would return now."""
-        return sum(map(len, self._out))
+        return self._out_size
 
     def can_send_data(self, id: int) -> bool:
         """Whether a DATA frame for call `id` is within its credit now."""
@@ -259,13 +265,13 @@ class _Base:
 
     def _send_frame(self, call: CallState, type_: FrameType, message: bytes) -> None:
         call.send(type_)
-        self._out.append(message)
+        self._queue(message)
 
     def grant_credit(self, id: int, n: int) -> None:
         """Allow the peer `n` more DATA frames on call `id` (sends CREDIT)."""
         call = self._call(id)
         call.grant(n)
-        self._out.append(encode(CreditFrame(id, min(n, UNLIMITED))))
+        self._queue(encode(CreditFrame(id, min(n, UNLIMITED))))
 
 
 class ServerProtocol(_Base):
@@ -317,7 +323,7 @@ class ServerProtocol(_Base):
         elif isinstance(frame, CloseFrame):
             self._receive_close(frame)
         elif isinstance(frame, PingFrame):
-            self._out.append(encode(PongFrame(frame.nonce)))
+            self._queue(encode(PongFrame(frame.nonce)))
 
     def _receive_request(self, frame: RequestFrame) -> None:
         id = frame.id
@@ -418,21 +424,21 @@ class ServerProtocol(_Base):
             self._events.append(CallFailed(id, Error(code, message)))
 
     def _refuse(self, id: int, code: Code, message: str) -> None:
-        self._out.append(encode(ErrorFrame(id, code.value, message)))
+        self._queue(encode(ErrorFrame(id, code.value, message)))
 
     def _connection_error(self, message: str, code: Code = Code.INVALID_ARGUMENT) -> None:
-        self._out.append(encode(ErrorFrame(0, code.value, message)))
+        self._queue(encode(ErrorFrame(0, code.value, message)))
 
     # Sending.
 
     def send_hello(self) -> None:
         """Send HELLO: the first frame of every connection."""
-        self._out.append(encode(HelloFrame(0, self.settings.to_wire())))
+        self._queue(encode(HelloFrame(0, self.settings.to_wire())))
 
     def send_goaway(self, reason: str | None = None) -> None:
         """Send GOAWAY; from now on every REQUEST is refused with `UNAVAILABLE`."""
         self.accepting = False
-        self._out.append(encode(GoAwayFrame(0, reason)))
+        self._queue(encode(GoAwayFrame(0, reason)))
 
     def send_metadata(self, id: int, metadata: dict[str, Any]) -> None:
         """Send leading metadata in a METADATA frame."""
@@ -536,7 +542,7 @@ class ClientProtocol(_Base):
             receive_credit=window,
         )
         self.calls[id] = call
-        self._out.append(message)
+        self._queue(message)
         return id
 
     def send_data(self, id: int, value: Any) -> int:
@@ -555,10 +561,10 @@ class ClientProtocol(_Base):
     def send_close(self, id: int, reason: str | None = None) -> None:
         """Cancel call `id`; whatever still arrives for it is ignored. A no-op once it is over."""
         if self.calls.pop(id, None) is not None:
-            self._out.append(encode(CloseFrame(id, reason)))
+            self._queue(encode(CloseFrame(id, reason)))
 
     def send_ping(self, nonce: int) -> None:
-        self._out.append(encode(PingFrame(nonce)))
+        self._queue(encode(PingFrame(nonce)))
 
     def _check_size(self, message: bytes) -> None:
         limit = self.settings.max_message_size

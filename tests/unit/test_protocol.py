@@ -484,3 +484,11 @@ def test_error_str_and_repr() -> None:
     assert str(Error("NOT_FOUND")) == "NOT_FOUND"
     assert repr(Error(Code.ABORTED, "x")) == "Error('ABORTED', 'x')"
     assert Error("SOMETHING_NEW").code is Code.UNKNOWN
+
+
+def test_buffered_size_counts_what_data_to_send_returns() -> None:
+    s = server()
+    s.send_hello()
+    feed(s, [9, 1], [0, 1, "nope"])
+    assert s.buffered_size() == sum(map(len, s.data_to_send())) > 0
+    assert s.buffered_size() == 0
