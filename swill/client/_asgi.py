@@ -104,6 +104,7 @@ class _ASGIConnection(TransportConnection):
         self._to_client: asyncio.Queue[bytes | str | TransportClosed] = asyncio.Queue(QUEUE_SIZE)
         self._accepted: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._closed: TransportClosed | None = None  # the client's side is over
+        self._closing: TransportClosed | None = None  # the app closed; messages before it are out
         self._app_closed = False  # the app closed the connection or returned
         self._disconnected = False  # the client closed the connection
         self._task: asyncio.Task[None] | None = None
@@ -191,11 +192,22 @@ class _ASGIConnection(TransportConnection):
     async def receive(self) -> bytes | str:
         if self._closed is not None:
             raise self._closed
-        item = await self._to_client.get()
+        item = self._closing or await self._to_client.get()
         if isinstance(item, TransportClosed):
             self._closed = item
             raise item
         return item
+
+    async def receive_batch(self) -> list[bytes | str]:
+        batch = [await self.receive()]
+        queue = self._to_client
+        while not queue.empty():
+            item = queue.get_nowait()
+            if isinstance(item, TransportClosed):
+                self._closing = item  # raised by the next receive, after this batch
+                break
+            batch.append(item)
+        return batch
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._closed is None:

@@ -265,18 +265,18 @@ class Connection:
     # Tasks.
 
     async def _read(self) -> None:
-        receive = self.transport.receive
+        receive_batch = self.transport.receive_batch
         protocol = self.protocol
         handlers = self._handlers
         try:
             while True:
-                message = await receive()
-                if isinstance(message, bytes):
-                    protocol.receive_data(message)
-                else:
-                    protocol.receive_text(message)
-                for event in protocol.events_received():
-                    handlers[type(event)](event)
+                for message in await receive_batch():
+                    if isinstance(message, bytes):
+                        protocol.receive_data(message)
+                    else:
+                        protocol.receive_text(message)
+                    for event in protocol.events_received():
+                        handlers[type(event)](event)
         except TransportClosed as exc:
             self.lost(close_error(exc.code, exc.reason))
         except Exception as exc:

@@ -3,16 +3,22 @@
 A transport carries whole WebSocket messages and knows nothing of frames (httpx's
 `AsyncBaseTransport` plays the same part for HTTP). `WebSocketTransport` uses the `websockets`
 library's asyncio client; `swill.client.ASGITransport` calls an ASGI app in-process.
+
+Messages are received in batches (`receive_batch`): everything that has arrived, in one await,
+since a stream's messages come many to a TCP segment.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import DATA_OPCODES, Frame, Opcode
+from websockets.protocol import Event, State
 from websockets.typing import Subprotocol
 
 __all__ = [
@@ -66,6 +72,15 @@ class TransportConnection(abc.ABC):
         Raises:
             TransportClosed: The connection closed; its code and reason are on the exception.
         """
+
+    async def receive_batch(self) -> list[bytes | str]:
+        """The messages that have arrived, in order: at least one (waits for it).
+
+        Raises:
+            TransportClosed: The connection closed, and every message before the close was
+                returned already.
+        """
+        return [await self.receive()]
 
     @abc.abstractmethod
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -140,6 +155,7 @@ class WebSocketTransport(AsyncTransport):
                 subprotocols=[Subprotocol(s) for s in subprotocols],
                 additional_headers=dict(headers),
                 max_size=max_size,
+                create_connection=_BatchingConnection,
                 **self.options,
             )
         except InvalidStatus as exc:
@@ -150,13 +166,82 @@ class WebSocketTransport(AsyncTransport):
             raise TransportError(f"invalid WebSocket URL {url!r}: {exc}") from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             raise TransportError(str(exc) or type(exc).__name__) from exc
+        assert isinstance(websocket, _BatchingConnection)
         return _WebSocketConnection(websocket)
+
+
+class _BatchingConnection(ClientConnection):
+    """websockets' client connection, keeping data messages for `receive_batch` as they are
+    parsed, rather than queueing them one by one for `recv()`. Control frames (ping, pong,
+    close) and the handshake go through websockets as usual.
+
+    Reading pauses while `READ_HIGH` messages wait, as `recv()`'s queue does (`max_queue`).
+    """
+
+    READ_HIGH = 512
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inbox: list[bytes | str] = []
+        self.inbox_waiter: asyncio.Future[None] | None = None
+        self.fragments: list[bytes] | None = None
+        self.fragments_text = False
+        self.reading_paused = False
+
+    def process_event(self, event: Event) -> None:
+        if type(event) is not Frame or event.opcode not in DATA_OPCODES:
+            super().process_event(event)  # the handshake's response, control frames
+            return
+        data = event.data if type(event.data) is bytes else bytes(event.data)
+        if event.opcode is Opcode.BINARY and event.fin:
+            self.inbox.append(data)  # a whole binary message: the usual case
+        elif event.opcode is Opcode.CONT:
+            assert self.fragments is not None
+            self.fragments.append(data)
+            if event.fin:
+                message = b"".join(self.fragments)
+                self.fragments = None
+                self.inbox.append(message.decode() if self.fragments_text else message)
+        elif event.fin:
+            self.inbox.append(data.decode())  # a whole text message
+        else:
+            self.fragments = [data]
+            self.fragments_text = event.opcode is Opcode.TEXT
+        self._inbox_changed()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._inbox_changed()
+
+    def _inbox_changed(self) -> None:
+        waiter = self.inbox_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if len(self.inbox) >= self.READ_HIGH and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    async def receive_batch(self) -> list[bytes | str]:
+        while not self.inbox:
+            if self.protocol.state is State.CLOSED:
+                close = self.protocol.close_rcvd or self.protocol.close_sent
+                raise TransportClosed(close.code, close.reason) if close else TransportClosed()
+            self.inbox_waiter = self.loop.create_future()
+            try:
+                await self.inbox_waiter
+            finally:
+                self.inbox_waiter = None
+        batch, self.inbox = self.inbox, []
+        if self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return batch
 
 
 class _WebSocketConnection(TransportConnection):
     __slots__ = ("_websocket", "subprotocol")
 
-    def __init__(self, websocket: ClientConnection) -> None:
+    def __init__(self, websocket: _BatchingConnection) -> None:
         self._websocket = websocket
         self.subprotocol = websocket.subprotocol
 
@@ -167,10 +252,13 @@ class _WebSocketConnection(TransportConnection):
             raise _closed(exc) from None
 
     async def receive(self) -> bytes | str:
-        try:
-            return await self._websocket.recv()
-        except ConnectionClosed as exc:
-            raise _closed(exc) from None
+        websocket = self._websocket
+        if not websocket.inbox:
+            websocket.inbox = await websocket.receive_batch()
+        return websocket.inbox.pop(0)
+
+    async def receive_batch(self) -> list[bytes | str]:
+        return await self._websocket.receive_batch()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self._websocket.close(code, reason)

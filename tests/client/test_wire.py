@@ -6,10 +6,11 @@ import contextlib
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 import swill
-from swill.client import Client
+from swill.client import Client, TransportClosed, WebSocketTransport
 
 from .conftest import Peer, Script, fake_server
 
@@ -330,3 +331,56 @@ async def test_refused_connection_is_unavailable() -> None:
                 await client.call("f")
             assert info.value.code is swill.Code.UNAVAILABLE
             assert info.value.message.startswith(f"can't connect to {url}")
+
+
+async def test_fragmented_and_burst_messages_arrive_whole_and_in_order() -> None:
+    async def script(peer: Peer) -> None:
+        request = await peer.recv()
+        id = request[1]
+        frame = msgspec.msgpack.encode([1, id, "x" * 3000])
+        await peer.ws.send([frame[:1000], frame[1000:2000], frame[2000:]])  # one message, three frames
+        for i in range(3000):  # a burst: many messages to a TCP segment, reading pauses and resumes
+            await peer.ws.send(msgspec.msgpack.encode([1, id, i]))
+        await peer.send([3, id])
+        await peer.recv(30)
+
+    async with fake_server(script) as fake, Client(fake.url, window=None) as client:
+        messages = [m async for m in client.stream("s")]
+    assert messages == ["x" * 3000, *range(3000)]
+
+
+async def test_websocket_transport_on_its_own() -> None:
+    async def script(peer: Peer) -> None:
+        await peer.ws.send("a text message")
+        await peer.send([10, 1], [10, 2])
+        await peer.recv(30)
+
+    async with fake_server(script) as fake:
+        connection = await WebSocketTransport().connect(
+            fake.url, subprotocols=["swill.v1"], headers={}, max_size=None
+        )
+        assert connection.subprotocol == "swill.v1"
+        hello = await connection.receive()
+        assert isinstance(hello, bytes) and msgspec.msgpack.decode(hello)[0] == 8
+        assert await connection.receive() == "a text message"
+        with anyio.fail_after(5):
+            frames = await connection.receive_batch()
+            while len(frames) < 2:
+                frames += await connection.receive_batch()
+        assert frames == [msgspec.msgpack.encode([10, 1]), msgspec.msgpack.encode([10, 2])]
+        await connection.close()
+        with pytest.raises(TransportClosed) as info:
+            await connection.receive_batch()
+        assert info.value.code == 1000
+
+
+async def test_a_text_message_from_the_server_is_reported_and_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    async def script(peer: Peer) -> None:
+        request = await peer.recv()
+        await peer.ws.send("not a frame")
+        await peer.send([6, request[1], "ok"])
+        await peer.recv(30)
+
+    async with fake_server(script) as fake, Client(fake.url) as client:
+        assert await client.call("f") == "ok"
+    assert "text message" in caplog.text
