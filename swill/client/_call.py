@@ -170,54 +170,54 @@ class Call(Generic[T]):
         Raises:
             swill.Error: The call could not start, or was cancelled before it did.
         """
-        if not self._starting:
-            self._starting = True
-            try:
-                return await self._send_request()
-            except BaseException as exc:
-                if self._conn is not None:
-                    self.cancel()  # cancelled while the REQUEST was being written
-                elif not self._settled:
-                    error = exc if isinstance(exc, Error) else Error(Code.CANCELLED, "the call was cancelled")
-                    self._settle(error)
-                raise
-            finally:
-                started = self._started
-                if started is not None and not started.done():
-                    started.set_result(None)
-        if self._conn is None and not self._settled:  # another task is sending the REQUEST
-            if self._started is None:
-                self._started = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._started)
-        if self._conn is None:
-            raise self._failure()
-        return self._conn
+        if self._starting:  # another task is sending the REQUEST: wait for it
+            if self._conn is None and not self._settled:
+                if self._started is None:
+                    self._started = asyncio.get_running_loop().create_future()
+                await asyncio.shield(self._started)
+            if self._conn is None:
+                raise self._failure()
+            return self._conn
+        self._starting = True
+        try:
+            if self._settled:
+                raise self._failure()
+            client = self._client
+            conn = client._conn
+            if conn is None or not conn.take_slot():
+                conn = await client._acquire(self.rpc, self._deadline)
+            self._send_request(conn)
+            await conn.flush()
+            return conn
+        except BaseException as exc:
+            if self._conn is not None:
+                self.cancel()  # cancelled while the REQUEST was being written
+            elif not self._settled:
+                self._settle(exc if isinstance(exc, Error) else Error(Code.CANCELLED, "the call was cancelled"))
+            raise
+        finally:
+            started = self._started
+            if started is not None and not started.done():
+                started.set_result(None)
 
     def _failure(self) -> Error:
         return _copy(self._error) if self._error else Error(Code.CANCELLED, "the call was cancelled")
 
-    async def _send_request(self) -> Connection:
-        if self._settled:
-            raise self._failure()
-        deadline = self._deadline
-        client = self._client
-        conn = client._conn
-        if conn is None or not conn.take_slot():
-            conn = await client._acquire(self.rpc, deadline)
-        timeout_ms: int | None = None
-        if deadline is not None:
-            remaining = deadline - conn.loop.time()
-            if remaining <= 0:
-                conn.release()
-                raise Error(Code.DEADLINE_EXCEEDED, f"the deadline of {self.rpc!r} passed before it started")
-            # Whole milliseconds, rounded up: the call's own timeout as given (the server measures
-            # from when REQUEST arrives), or what is left of an inherited deadline.
-            seconds = remaining if self._timeout is None else self._timeout
-            timeout_ms = math.ceil(round(seconds * 1000, 3))
-        if self._settled:  # cancelled while waiting for a connection
-            conn.release()
-            raise self._failure()
+    def _send_request(self, conn: Connection) -> None:
+        """Queue the REQUEST on `conn`, where a call slot is taken for it (given back on failure)."""
         try:
+            deadline = self._deadline
+            timeout_ms: int | None = None
+            if deadline is not None:
+                remaining = deadline - conn.loop.time()
+                if remaining <= 0:
+                    raise Error(Code.DEADLINE_EXCEEDED, f"the deadline of {self.rpc!r} passed before it started")
+                # Whole milliseconds, rounded up: the call's own timeout as given (the server
+                # measures from when REQUEST arrives), or what is left of an inherited deadline.
+                seconds = remaining if self._timeout is None else self._timeout
+                timeout_ms = math.ceil(round(seconds * 1000, 3))
+            if self._settled:  # cancelled while waiting for a connection
+                raise self._failure()
             self.id = conn.protocol.send_request(
                 self.rpc, self._data, metadata=self._metadata, timeout_ms=timeout_ms, window=self._window
             )
@@ -229,8 +229,6 @@ class Call(Generic[T]):
         conn.opened(self)
         if deadline is not None:
             self._timer = conn.loop.call_at(deadline, self._expire)
-        await conn.flush()
-        return conn
 
     # Fed by the connection's reader; none of these await. (DATA goes straight into `_inbox`,
     # in `Connection._on_message`.)
