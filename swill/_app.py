@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -14,7 +14,6 @@ import anyio
 import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket
 
 from . import __version__
 from ._asgi import ConnectionHandler
@@ -232,7 +231,7 @@ class Swill(_Handlers):
             extra = playground_routes(self)
         self._asgi = Starlette(
             debug=debug,
-            routes=[WebSocketRoute(path, self._endpoint), *extra, *routes],
+            routes=[WebSocketRoute(path, _ASGIEndpoint(self._endpoint)), *extra, *routes],
             lifespan=self.lifespan,
         )
 
@@ -393,8 +392,10 @@ class Swill(_Handlers):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._asgi(scope, receive, send)
 
-    async def _endpoint(self, websocket: WebSocket) -> None:
-        handler = ConnectionHandler(self, websocket.scope, websocket.receive, websocket.send)
+    async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A plain ASGI endpoint: frames go straight to the server's receive and send, without
+        # the state checks of Starlette's `WebSocket` on every message.
+        handler = ConnectionHandler(self, scope, receive, send)
         self._handlers_by_connection[handler.connection] = handler
         try:
             await handler.run()
@@ -466,3 +467,13 @@ async def _maybe_await(value: Any) -> Any:
     if hasattr(value, "__await__"):
         return await value
     return value
+
+
+class _ASGIEndpoint:
+    """Makes Starlette route to an ASGI callable as it is, not wrapped as `func(websocket)`."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)

@@ -236,13 +236,22 @@ class ConnectionHandler:
 
     async def flush(self) -> None:
         """Have the writer send what the protocol has queued; wait only while too much is queued."""
+        if self.wake_writer():
+            await self.wait_writable()
+
+    def wake_writer(self) -> bool:
+        """Have the writer send what is queued. True when the producer should wait for it
+        (`wait_writable`): the writer is busy and more than the high-water mark is queued."""
         if self._closed or not self.protocol.has_data_to_send():
-            return
+            return False
         self._wake.set()
-        if self._writing and self.protocol.buffered_size() > self._high_water:
-            if self._writable.is_set():
-                self._writable = anyio.Event()
-            await self._writable.wait()
+        return self._writing and self.protocol.buffered_size() > self._high_water
+
+    async def wait_writable(self) -> None:
+        """Wait until the writer has written what it was writing."""
+        if self._writable.is_set():
+            self._writable = anyio.Event()
+        await self._writable.wait()
 
     async def write_now(self) -> None:
         """Write what is queued from the calling task if the writer is idle, else leave it to the

@@ -357,11 +357,14 @@ class ServerCall:
                 self._credit = anyio.Event()
                 await self._credit.wait()
             self._stats[4] += time.perf_counter() - waited
-        await self._check_deadline()
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            await anyio.lowlevel.checkpoint()  # the passed deadline cancels the call here
         stats = self._stats
         stats[1] += 1
         stats[3] += protocol.send_data(self.id, message)
-        await self.connection.flush()
+        connection = self.connection
+        if connection.wake_writer():
+            await connection.wait_writable()
 
     async def _check_deadline(self) -> None:
         """Let a passed deadline cancel the call before it sends, not at its next checkpoint."""
