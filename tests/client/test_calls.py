@@ -265,3 +265,12 @@ async def test_several_tasks_may_wait_on_one_call(url: str) -> None:
             for _ in range(3):
                 tg.start_soon(wait)
         assert results == ["slept"] * 3
+
+
+async def test_a_stream_message_that_does_not_fit_response_type_ends_the_call(url: str) -> None:
+    async with Client(url) as client:
+        with pytest.raises(swill.Error) as info:
+            async for _ in client.stream("forever", "misfit", response_type=str, metadata={"tag": "misfit"}):
+                pass
+        assert info.value.code is swill.Code.INTERNAL
+        assert await client.call("outcome", "misfit") == "CANCELLED"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 import websockets
 
 import swill
-from swill.cli import normalize_url
+from swill.cli import main, normalize_url
 from swill.client import Client
 
 from .conftest import ROOT
@@ -219,3 +220,44 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+# The same commands in this process (the subprocess tests above can't measure coverage).
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_in_process_call_stream_and_introspect(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(capsys, "call", url, "add", "[1, 2]") == (0, "3\n", "")
+    assert run_main(capsys, "call", url, "count", "2", "--show-metadata") == (
+        0,
+        "0\n1\n",
+        "leading metadata: {}\ntrailing metadata: {}\n",
+    )
+    status, out, _ = run_main(capsys, "introspect", url, "-H", "X-Trace: 1")
+    assert status == 0 and json.loads(out)["version"] == 1
+
+
+def test_in_process_stdin(url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1\n2\n"))
+    assert run_main(capsys, "call", url, "total", "--stdin") == (0, "3\n", "")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1\n{\n"))
+    status, _, err = run_main(capsys, "call", url, "total", "--stdin")
+    assert status == 2 and err.startswith("swill: invalid JSON in stdin line 2: ")
+
+
+def test_in_process_errors(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run_main(capsys, "call", url, "fail", '{"code": "ABORTED", "message": "no"}')
+    assert (status, err) == (1, "error: ABORTED: no\n")
+    status, _, err = run_main(capsys, "call", url, "close_connection", "4403")
+    assert status == 3 and err.startswith("error: PERMISSION_DENIED: ")
+    with socket_closed_port() as port:
+        status, _, err = run_main(capsys, "call", f"127.0.0.1:{port}", "add", "[1, 2]")
+    assert status == 3 and "can't connect" in err
+    assert run_main(capsys, "call", "ftp://x", "add")[0] == 2
+    assert run_main(capsys, "call", url, "add", "-H", "no colon")[:2] == (2, "")
+    assert run_main(capsys, "run", "tests.client.no_such_module:app")[0] == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import pytest
@@ -51,6 +51,8 @@ def test_close_messages() -> None:
 
 def test_decoders_are_built_once_per_type() -> None:
     assert decoder_for(Point) is decoder_for(Point)
+    unhashable = Annotated[int, {"note": "a dict makes the alias unhashable"}]
+    assert decoder_for(unhashable)(msgspec.Raw(msgspec.msgpack.encode(3))) == 3
     assert decoder_for(Point)(msgspec.Raw(msgspec.msgpack.encode({"x": 1, "y": 2}))) == Point(1, 2)
     assert decoder_for(None)(msgspec.Raw(msgspec.msgpack.encode([1, "a"]))) == [1, "a"]
 

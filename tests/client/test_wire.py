@@ -384,3 +384,76 @@ async def test_a_text_message_from_the_server_is_reported_and_ignored(caplog: py
     async with fake_server(script) as fake, Client(fake.url) as client:
         assert await client.call("f") == "ok"
     assert "text message" in caplog.text
+
+
+async def test_a_call_cancelled_while_waiting_for_a_slot_gives_nothing_away() -> None:
+    release = anyio.Event()
+
+    async def finish_first(peer: Peer, id: int) -> None:
+        await release.wait()
+        await peer.send([6, id, "first"])
+
+    async def script(peer: Peer) -> None:
+        async with anyio.create_task_group() as tg:
+            while True:
+                frame = await peer.recv(30)
+                if frame[0] == 0 and frame[2] == "first":
+                    tg.start_soon(finish_first, peer, frame[1])
+                elif frame[0] == 0:
+                    await peer.send([6, frame[1], frame[2]])
+
+    async with fake_server(script, hello={"max_concurrent_calls": 1}) as fake, Client(fake.url) as client:
+        first = await client.open("first", None)
+        with anyio.move_on_after(0.1):
+            await client.call("waits")  # no slot: gives up waiting
+        release.set()
+        assert await first.result() == "first"
+        assert await client.call("third") == "third"  # the slot came back, exactly once
+
+
+async def test_goaway_sends_calls_waiting_for_a_slot_to_a_new_connection() -> None:
+    release = anyio.Event()
+
+    async def finish_first(peer: Peer, id: int) -> None:
+        await release.wait()
+        await peer.send([6, id, "first"])
+
+    async def script(peer: Peer) -> None:
+        async with anyio.create_task_group() as tg:
+            while True:
+                frame = await peer.recv(30)
+                if frame[0] == 9:
+                    await peer.send([11, 0, "bye"], [10, frame[1]])
+                elif frame[0] == 0 and frame[2] == "first":
+                    tg.start_soon(finish_first, peer, frame[1])
+                elif frame[0] == 0:
+                    await peer.send([6, frame[1], frame[2]])
+
+    async with fake_server(script, hello={"max_concurrent_calls": 1}) as fake, Client(fake.url) as client:
+        first = await client.open("first", None)
+        async with anyio.create_task_group() as tg:
+            results: list[str] = []
+
+            async def second() -> None:
+                results.append(await client.call("second"))
+
+            tg.start_soon(second)
+            await anyio.wait_all_tasks_blocked()  # `second` waits for the only slot
+            await client.ping()  # answered with GOAWAY, then PONG
+        assert results == ["second"]
+        assert fake.connections == 2
+        release.set()
+        assert await first.result() == "first"
+
+
+async def test_sending_after_the_server_ended_the_call_is_a_no_op() -> None:
+    async def script(peer: Peer) -> None:
+        request = await peer.recv()
+        await peer.send([6, request[1], "early"])
+        await answer_all(peer)
+
+    async with fake_server(script) as fake, Client(fake.url) as client:
+        call = await client.open("up")
+        assert await call.result() == "early"
+        await call.send(1)  # ignored, as the server would ignore it
+        await call.end()
