@@ -127,3 +127,16 @@ async def test_failed_startup_is_raised() -> None:
     with pytest.raises(RuntimeError, match="no database"):
         async with TestClient(app):
             pass
+
+
+async def test_many_concurrent_calls_in_process() -> None:
+    async with TestClient(make_app()) as client:
+        results: dict[int, int] = {}
+
+        async def one(i: int) -> None:
+            results[i] = await client.call("add", (i, 1))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(300):  # more REQUESTs than the in-process queue holds: senders wait for room
+                tg.start_soon(one, i)
+        assert results == {i: i + 1 for i in range(300)}
