@@ -40,6 +40,31 @@ def recording(frames: list[Any]) -> Script:
     return script
 
 
+def holding_first(release: anyio.Event, *, goaway_on: str | None = None) -> Script:
+    """A server that keeps the call to rpc "first" open until `release` is set (then answers
+    "first"), answers other REQUESTs with their rpc's name and PINGs with PONG. `goaway_on`:
+    send GOAWAY on REQUEST "first" (`"first"`) or before the PONG (`"ping"`)."""
+
+    async def finish(peer: Peer, id: int) -> None:
+        await release.wait()
+        await peer.send([6, id, "first"])
+
+    async def script(peer: Peer) -> None:
+        async with anyio.create_task_group() as tg:
+            while True:
+                frame = await peer.recv(30)
+                if frame[0] == 9:
+                    await peer.send(*([[11, 0, "bye"]] if goaway_on == "ping" else []), [10, frame[1]])
+                elif frame[0] == 0 and frame[2] == "first":
+                    if goaway_on == "first":
+                        await peer.send([11, 0, "restart"])
+                    tg.start_soon(finish, peer, frame[1])
+                elif frame[0] == 0:
+                    await peer.send([6, frame[1], frame[2]])
+
+    return script
+
+
 async def test_request_layout_metadata_timeout_and_window() -> None:
     frames: list[Any] = []
 
@@ -242,30 +267,13 @@ async def test_extension_frames_and_connection_errors_are_ignored() -> None:
 
 async def test_goaway_moves_new_calls_to_a_new_connection() -> None:
     release = anyio.Event()
-
-    async def finish(peer: Peer, id: int) -> None:
-        await release.wait()
-        await peer.send([6, id, "first done"])
-
-    async def script(peer: Peer) -> None:
-        async with anyio.create_task_group() as tg:
-            while True:
-                frame = await peer.recv(30)
-                if frame[0] == 9:
-                    await peer.send([10, frame[1]])
-                elif frame[0] == 0 and frame[2] == "first":
-                    await peer.send([11, 0, "restart"])
-                    tg.start_soon(finish, peer, frame[1])
-                elif frame[0] == 0:
-                    await peer.send([6, frame[1], "second done"])
-
-    async with fake_server(script) as fake, Client(fake.url) as client:
+    async with fake_server(holding_first(release, goaway_on="first")) as fake, Client(fake.url) as client:
         first = await client.open("first", None)
         await client.ping()  # its PONG comes after GOAWAY: the client has seen it
-        assert await client.call("second") == "second done"
+        assert await client.call("second") == "second"
         assert fake.connections == 2
         release.set()
-        assert await first.result() == "first done"  # finished on the old connection
+        assert await first.result() == "first"  # finished on the old connection
 
 
 async def test_a_44xx_close_is_a_refusal_and_the_client_does_not_reconnect() -> None:
@@ -388,62 +396,34 @@ async def test_a_text_message_from_the_server_is_reported_and_ignored(caplog: py
 
 async def test_a_call_cancelled_while_waiting_for_a_slot_gives_nothing_away() -> None:
     release = anyio.Event()
-
-    async def finish_first(peer: Peer, id: int) -> None:
-        await release.wait()
-        await peer.send([6, id, "first"])
-
-    async def script(peer: Peer) -> None:
-        async with anyio.create_task_group() as tg:
-            while True:
-                frame = await peer.recv(30)
-                if frame[0] == 0 and frame[2] == "first":
-                    tg.start_soon(finish_first, peer, frame[1])
-                elif frame[0] == 0:
-                    await peer.send([6, frame[1], frame[2]])
-
-    async with fake_server(script, hello={"max_concurrent_calls": 1}) as fake, Client(fake.url) as client:
-        first = await client.open("first", None)
-        with anyio.move_on_after(0.1):
-            await client.call("waits")  # no slot: gives up waiting
-        release.set()
-        assert await first.result() == "first"
-        assert await client.call("third") == "third"  # the slot came back, exactly once
+    async with fake_server(holding_first(release), hello={"max_concurrent_calls": 1}) as fake:
+        async with Client(fake.url) as client:
+            first = await client.open("first", None)
+            with anyio.move_on_after(0.1):
+                await client.call("waits")  # no slot: gives up waiting
+            release.set()
+            assert await first.result() == "first"
+            assert await client.call("third") == "third"  # the slot came back, exactly once
 
 
 async def test_goaway_sends_calls_waiting_for_a_slot_to_a_new_connection() -> None:
     release = anyio.Event()
-
-    async def finish_first(peer: Peer, id: int) -> None:
-        await release.wait()
-        await peer.send([6, id, "first"])
-
-    async def script(peer: Peer) -> None:
-        async with anyio.create_task_group() as tg:
-            while True:
-                frame = await peer.recv(30)
-                if frame[0] == 9:
-                    await peer.send([11, 0, "bye"], [10, frame[1]])
-                elif frame[0] == 0 and frame[2] == "first":
-                    tg.start_soon(finish_first, peer, frame[1])
-                elif frame[0] == 0:
-                    await peer.send([6, frame[1], frame[2]])
-
-    async with fake_server(script, hello={"max_concurrent_calls": 1}) as fake, Client(fake.url) as client:
-        first = await client.open("first", None)
-        async with anyio.create_task_group() as tg:
+    async with fake_server(holding_first(release, goaway_on="ping"), hello={"max_concurrent_calls": 1}) as fake:
+        async with Client(fake.url) as client:
+            first = await client.open("first", None)
             results: list[str] = []
 
             async def second() -> None:
                 results.append(await client.call("second"))
 
-            tg.start_soon(second)
-            await anyio.wait_all_tasks_blocked()  # `second` waits for the only slot
-            await client.ping()  # answered with GOAWAY, then PONG
-        assert results == ["second"]
-        assert fake.connections == 2
-        release.set()
-        assert await first.result() == "first"
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(second)
+                await anyio.wait_all_tasks_blocked()  # `second` waits for the only slot
+                await client.ping()  # answered with GOAWAY, then PONG
+            assert results == ["second"]
+            assert fake.connections == 2
+            release.set()
+            assert await first.result() == "first"
 
 
 async def test_sending_after_the_server_ended_the_call_is_a_no_op() -> None:
