@@ -58,8 +58,8 @@ REFUSAL_CODES: Final = {
 }
 """What a 44xx close code says, as a `Code`; other 44xx codes are `UNKNOWN`."""
 
-CLOSE_TIMEOUT: Final = 5.0
-"""Seconds allowed for the closing handshake before the connection is dropped."""
+CLOSE_TIMEOUT: Final = 10.0
+"""Seconds `close()` waits for the transport to close (which has a closing timeout of its own)."""
 
 
 def close_error(code: int, reason: str) -> Error:

@@ -117,6 +117,8 @@ class WebSocketTransport(AsyncTransport):
 
     Args:
         open_timeout: Seconds allowed for the TCP connection and the handshake.
+        close_timeout: Seconds allowed for the closing handshake before the TCP connection is
+            dropped.
         ping_interval: Seconds between WebSocket-level pings (`None`: none).
         ping_timeout: Seconds to wait for a pong before dropping the connection.
         compression: `"deflate"` to offer permessage-deflate; off by default, since MessagePack
@@ -128,6 +130,7 @@ class WebSocketTransport(AsyncTransport):
         self,
         *,
         open_timeout: float | None = 10.0,
+        close_timeout: float | None = 5.0,
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         compression: str | None = None,
@@ -135,6 +138,7 @@ class WebSocketTransport(AsyncTransport):
     ) -> None:
         self.options: dict[str, Any] = {
             "open_timeout": open_timeout,
+            "close_timeout": close_timeout,
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "compression": compression,
