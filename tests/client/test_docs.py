@@ -7,24 +7,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 
 import swill
-from swill.client import Call, Client
+from swill.client import Client
 from tests.docs.conftest import python_block, run_python_block
 
 URL = "ws://localhost:8000/ws"
 
-# `swill` as the pages use it, whether or not the package exports the client yet.
-SWILL = SimpleNamespace(**{**{name: getattr(swill, name) for name in swill.__all__}, "Client": Client, "Call": Call})
-
 
 async def test_client_page_four_kinds(url: str) -> None:
     names = await run_python_block(
-        "client.md", "# unary: one message each way", replace={URL: url}, swill=SWILL, asyncio=asyncio
+        "client.md", "# unary: one message each way", replace={URL: url}, swill=swill, asyncio=asyncio
     )
     assert names["total"] == 3
     assert names["numbers"] == [0, 1, 2]
@@ -34,7 +30,7 @@ async def test_client_page_four_kinds(url: str) -> None:
 
 async def test_client_page_examples(url: str) -> None:
     for containing in ('metadata={"tenant": "acme"}', "response_type=Point", "timeout=0.5", 'as chat:'):
-        namespace: dict[str, Any] = {"swill": SWILL, "msgspec": msgspec}
+        namespace: dict[str, Any] = {"swill": swill, "msgspec": msgspec}
         if containing == "as chat:":
             async with Client(url) as client:
                 await run_python_block("client.md", containing, client=client, **namespace)
