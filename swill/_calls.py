@@ -40,6 +40,10 @@ class Half(Enum):
     STREAMING = "STREAMING"  # response half: DATA sent
     DONE = "DONE"
 
+    # Members are singletons: hash them by identity, in C, not by name (the tables are looked
+    # up on every frame).
+    __hash__ = object.__hash__
+
 
 REQUEST_HALF: Final[dict[Half, dict[FrameType, Half]]] = {
     Half.OPEN: {FrameType.DATA: Half.OPEN, FrameType.END_OF_STREAM: Half.DONE},
@@ -109,15 +113,19 @@ class CallState:
         Raises:
             LocalProtocolError: The protocol does not allow it now, or DATA without credit.
         """
-        table, half = self._table(sending=True)
-        new = table[half].get(frame)
+        response = self.role is Role.SERVER  # the server sends the response half
+        half = self.response if response else self.request
+        new = (RESPONSE_HALF if response else REQUEST_HALF)[half].get(frame)
         if new is None:
             raise LocalProtocolError(f"can't send {frame.name} on call {self.id} in state {half.name}")
         if frame is FrameType.DATA and self.send_credit is not None:
             if self.send_credit <= 0:
                 raise LocalProtocolError(f"no credit to send DATA on call {self.id}")
             self.send_credit -= 1
-        self._set(sending=True, half=new)
+        if response:
+            self.response = new
+        else:
+            self.request = new
 
     def receive(self, frame: FrameType) -> None:
         """Record that the peer sent `frame` for the call.
@@ -126,15 +134,19 @@ class CallState:
             RemoteProtocolError: The protocol does not allow it now (`INVALID_ARGUMENT`), or DATA
                 beyond the credit this side granted (`RESOURCE_EXHAUSTED`).
         """
-        table, half = self._table(sending=False)
-        new = table[half].get(frame)
+        response = self.role is Role.CLIENT  # the client receives the response half
+        half = self.response if response else self.request
+        new = (RESPONSE_HALF if response else REQUEST_HALF)[half].get(frame)
         if new is None:
             raise RemoteProtocolError(_unexpected(frame, half, self.role))
         if frame is FrameType.DATA and self.receive_credit is not None:
             if self.receive_credit <= 0:
                 raise RemoteProtocolError("DATA beyond the granted credit", Code.RESOURCE_EXHAUSTED)
             self.receive_credit -= 1
-        self._set(sending=False, half=new)
+        if response:
+            self.response = new
+        else:
+            self.request = new
 
     def grant(self, n: int) -> None:
         """Allow the peer `n` more DATA frames."""
@@ -149,17 +161,6 @@ class CallState:
     def can_send_data(self) -> bool:
         """Whether DATA may go now as far as credit goes."""
         return self.send_credit is None or self.send_credit > 0
-
-    def _table(self, *, sending: bool) -> tuple[dict[Half, dict[FrameType, Half]], Half]:
-        if (self.role is Role.SERVER) == sending:
-            return RESPONSE_HALF, self.response
-        return REQUEST_HALF, self.request
-
-    def _set(self, *, sending: bool, half: Half) -> None:
-        if (self.role is Role.SERVER) == sending:
-            self.response = half
-        else:
-            self.request = half
 
 
 def _unexpected(frame: FrameType, half: Half, role: Role) -> str:
