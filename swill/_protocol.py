@@ -644,8 +644,7 @@ class ClientProtocol(_Base):
         try:
             call.receive(type_)
         except RemoteProtocolError as exc:
-            del self.calls[id]
-            self._events.append(CallFailed(id, Error(Code.INTERNAL, f"protocol violation: {exc.message}")))
+            self._fail(id, Error(Code.INTERNAL, f"protocol violation: {exc.message}"))
             return False
         if call.done:
             del self.calls[id]
@@ -655,10 +654,15 @@ class ClientProtocol(_Base):
         id = exc.id
         error = Error(Code.INTERNAL, f"protocol violation: {exc.message}")
         if id is not None and id in self.calls:
-            del self.calls[id]
-            self._events.append(CallFailed(id, error))
+            self._fail(id, error)
         else:
             self._events.append(ErrorReceived(0, error))
+
+    def _fail(self, id: int, error: Error) -> None:
+        """The server broke the protocol on call `id`: the call fails here, and CLOSE tells the
+        server to stop its handler (the call may still be open there)."""
+        self.send_close(id, error.message[:200])
+        self._events.append(CallFailed(id, error))
 
 
 def _positive(value: object, default: int) -> int:

@@ -420,6 +420,8 @@ def test_client_sees_server_protocol_violations_as_call_failures() -> None:
     feed(c, [1, id, 0], [6, id, 1])  # RESPONSE after DATA
     events = c.events_received()[1:]
     assert isinstance(events[-1], CallFailed) and events[-1].error.code is Code.INTERNAL
+    # The server's handler may still run: CLOSE stops it.
+    assert [frame[:2] for frame in decode_all(c.data_to_send())[1:]] == [[4, id]]
     feed(c, [1, 99], "garbage")
     assert all(isinstance(e, ErrorReceived) and e.id == 0 for e in c.events_received())
 
@@ -477,6 +479,7 @@ def test_client_malformed_frame_on_an_open_call_fails_it() -> None:
     [_, event] = c.events_received()
     assert isinstance(event, CallFailed) and event.id == id and event.error.code is Code.INTERNAL
     assert id not in c.calls
+    assert decode_all(c.data_to_send())[-1][:2] == [4, id]
 
 
 def test_error_str_and_repr() -> None:
