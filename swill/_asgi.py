@@ -4,8 +4,10 @@ Rules:
 
 1. One receive loop per connection feeds every message to the sans-I/O `ServerProtocol` and
    dispatches its events without awaiting on a call's behalf; each call is one task.
-2. Writes are serialized by one lock; whoever holds it writes everything the protocol has queued,
-   in order, shielded from cancellation so that a cancelled call never drops another call's frames.
+2. One writer at a time sends what the protocol queued, in order: the connection's writer task,
+   woken by producers (which wait only past a high-water mark), or a call writing its final frame
+   itself (`write_now`) when the writer is idle, outside the call's cancel scope, so that no
+   cancellation can drop frames half-written.
 3. Refusals follow PROTOCOL.md: a bad Origin or subprotocol is refused before accept (HTTP 403); a
    hook's `Error` accepts and at once closes with 4000 + an HTTP-like status.
 """

@@ -187,6 +187,10 @@ class ServerCall:
             self.connection.call_done(self)
             if access_logger.isEnabledFor(logging.INFO):
                 self._log_access(error, time.perf_counter() - started)
+            # The request and the response point back at the call: drop the call's end of those
+            # cycles, so that reference counting frees a finished call, not the cyclic collector.
+            del self.request
+            self.response = None
         return error
 
     def _log_access(self, error: Error | None, duration: float) -> None:
