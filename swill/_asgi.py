@@ -76,7 +76,7 @@ class ConnectionHandler:
         self._closed = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         # The writer task sleeps on `_wake`; producers beyond `_high_water` buffered bytes wait on
         # `_writable` while it writes.
         self._wake = anyio.Event()
@@ -117,7 +117,7 @@ class ConnectionHandler:
             self.protocol.send_hello()
             self._wake.set()
             self._log("open")
-            self._loop = _asyncio_loop()
+            self.loop = _asyncio_loop()
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
                 task_group.start_soon(self._writer)
@@ -213,10 +213,10 @@ class ConnectionHandler:
         self.calls[event.id] = call
         if self._idle.is_set():
             self._idle = anyio.Event()
-        if self._loop is not None:
+        if self.loop is not None:
             # On asyncio, a plain task: a fifth of what a task group's start_soon costs. The
             # connection still waits for every call (`_idle`) before it ends.
-            task = self._loop.create_task(call.run())
+            task = self.loop.create_task(call.run())
             self._tasks.add(task)
             task.add_done_callback(self._task_done)
         else:
