@@ -207,6 +207,11 @@ export class FrameError extends Error {
 interface EncoderInternals {
   encodeNumber(value: number): void;
   encodeBigInt64(value: bigint): void;
+  encodeMap(value: object, depth: number): void;
+  doEncode(value: unknown, depth: number): void;
+  writeU8(value: number): void;
+  writeU16(value: number): void;
+  writeU32(value: number): void;
 }
 
 interface DecoderInternals {
@@ -235,6 +240,29 @@ function createEncoder(): Encoder {
       internals.encodeBigInt64(BigInt(value));
     } else {
       encodeNumber(value);
+    }
+  };
+  // The library writes a `Map` as an empty map (it only walks own string keys). Write its
+  // entries, with keys of any type, so that `dict[int, V]` and the like can be sent.
+  const encodeMap = internals.encodeMap.bind(encoder);
+  internals.encodeMap = (value: object, depth: number): void => {
+    if (!(value instanceof Map)) {
+      encodeMap(value, depth);
+      return;
+    }
+    const size = value.size;
+    if (size < 16) {
+      internals.writeU8(0x80 + size);
+    } else if (size < 0x10000) {
+      internals.writeU8(0xde);
+      internals.writeU16(size);
+    } else {
+      internals.writeU8(0xdf);
+      internals.writeU32(size);
+    }
+    for (const [key, item] of value) {
+      internals.doEncode(key, depth + 1);
+      internals.doEncode(item, depth + 1);
     }
   };
   return encoder;

@@ -1573,6 +1573,27 @@ function createEncoder() {
       encodeNumber(value);
     }
   };
+  const encodeMap = internals.encodeMap.bind(encoder2);
+  internals.encodeMap = (value, depth) => {
+    if (!(value instanceof Map)) {
+      encodeMap(value, depth);
+      return;
+    }
+    const size = value.size;
+    if (size < 16) {
+      internals.writeU8(128 + size);
+    } else if (size < 65536) {
+      internals.writeU8(222);
+      internals.writeU16(size);
+    } else {
+      internals.writeU8(223);
+      internals.writeU32(size);
+    }
+    for (const [key, item] of value) {
+      internals.doEncode(key, depth + 1);
+      internals.doEncode(item, depth + 1);
+    }
+  };
   return encoder2;
 }
 function createDecoder() {

@@ -54,6 +54,14 @@ describe("values", () => {
     expect(decodeValue(encodeValue(2n ** 64n - 1n))).toBe(2n ** 64n - 1n);
   });
 
+  it("writes a Map's entries, with keys of any type", () => {
+    expect(hex(encodeValue(new Map<unknown, unknown>([[1, "a"], ["k", [2]]])))).toBe("8201a161a16b9102");
+    expect(hex(encodeValue({ m: new Map() }))).toBe("81a16d80");
+    const big = new Map(Array.from({ length: 16 }, (_, i) => [i, i] as const));
+    expect(hex(encodeValue(big)).slice(0, 6)).toBe("de0010");
+    expect(hex(encodeValue({ a: 1 }))).toBe("81a16101");
+  });
+
   it("maps Uint8Array to bin and Date to the timestamp extension", () => {
     expect(hex(encodeValue(new Uint8Array([1, 2])))).toBe("c4020102");
     const date = new Date("2024-01-02T03:04:05.123Z");
