@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class Entry(NamedTuple):
     value: Any
 
 
-class Broker:
+class Broker(ABC):
     """The backend shared by an app's topics.
 
     Args:
@@ -59,17 +60,17 @@ class Broker:
         """Raise `swill.Error(UNAVAILABLE)` when new subscriptions can't get values now."""
         return None
 
+    @abstractmethod
     async def publish(self, topic: Topic[Any], value: Any, encoded: bytes) -> int:
         """Publish a validated value (and its MessagePack encoding); returns its id.
 
         Raises:
             swill.Error: `UNAVAILABLE` when the broker can't be reached.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     async def retained(self, topic: Topic[Any], after: int | None) -> list[Entry]:
         """What a new subscriber gets first (see `initial_entries`)."""
-        raise NotImplementedError
 
 
 def initial_entries(

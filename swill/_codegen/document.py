@@ -6,6 +6,7 @@ import importlib
 import keyword
 import re
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,7 +199,7 @@ class Namespace:
             child._untangle(root, f"{prefix}{name}.")
 
 
-class Generator:
+class Generator(ABC):
     """What the TypeScript and Python generators share: type names that shadow none of the
     module's own, and one API class per namespace of rpcs."""
 
@@ -225,9 +226,9 @@ class Generator:
             out.append(self.api_class(ident, child, inner, f"The `{'.'.join(inner)}.*` rpcs."))
         return out
 
+    @abstractmethod
     def api_class(self, ident: str, node: Namespace, path: list[str], doc: str) -> str:
         """The source of one API class: a method per rpc of `node`, an attribute per namespace."""
-        raise NotImplementedError
 
 
 def load_document(target: str) -> dict[str, Any]:
