@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 import uvicorn
@@ -87,3 +89,54 @@ def encode(frame: Any) -> bytes:
 def decode(message: bytes | str) -> Any:
     assert isinstance(message, bytes), f"expected a binary message, got {message!r}"
     return msgspec.msgpack.decode(message)
+
+
+class LogWatch(logging.Handler):
+    """Keeps the records of a logger, whichever thread logs them, and lets a test wait for some."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._changed = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._changed:
+            self.records.append(record)
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[list[logging.LogRecord]], bool], seconds: float = 5) -> None:
+        """Wait until `predicate(records)` holds, for at most `seconds`."""
+
+        def wait() -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: predicate(self.records), seconds)
+
+        assert await anyio.to_thread.run_sync(wait), f"log records: {self.messages()}"
+
+    async def wait(self, predicate: Callable[[logging.LogRecord], bool]) -> logging.LogRecord:
+        """Wait (at most 5 s) for a record that matches `predicate`, and return the first one."""
+        await self.wait_for(lambda records: any(predicate(r) for r in records))
+        with self._changed:
+            return next(r for r in self.records if predicate(r))
+
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
+
+
+@pytest.fixture
+def watch_log() -> Iterator[Callable[[str], LogWatch]]:
+    """`watch_log("swill.access")` records that logger's INFO records and above until the test ends."""
+    attached: list[tuple[logging.Logger, LogWatch, int]] = []
+
+    def watch(name: str) -> LogWatch:
+        logger = logging.getLogger(name)
+        handler = LogWatch()
+        attached.append((logger, handler, logger.level))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        return handler
+
+    yield watch
+    for logger, handler, level in attached:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

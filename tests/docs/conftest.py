@@ -3,21 +3,18 @@ PROTOCOL.md frames."""
 
 from __future__ import annotations
 
-import logging
 import re
 import textwrap
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 import websockets
 
 from tests.conformance.conftest import RawClient
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, LogWatch
 
 DOCS = Path(__file__).parents[2] / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -31,7 +28,6 @@ __all__ = [
     "python_block",
     "run_python_block",
     "serve",
-    "watch_log",
 ]
 
 
@@ -54,51 +50,6 @@ def serve(live_server: Callable[..., LiveServer]) -> Callable[..., str]:
         return live_server(app, **config).url
 
     return start
-
-
-class LogWatch(logging.Handler):
-    """Keeps the records of a logger, whichever thread logs them, and lets a test wait for some."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self._changed = threading.Condition()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self._changed:
-            self.records.append(record)
-            self._changed.notify_all()
-
-    async def wait_for(self, predicate: Callable[[list[logging.LogRecord]], bool], seconds: float = 5) -> None:
-        """Wait until `predicate(records)` holds, for at most `seconds`."""
-
-        def wait() -> bool:
-            with self._changed:
-                return self._changed.wait_for(lambda: predicate(self.records), seconds)
-
-        assert await anyio.to_thread.run_sync(wait), f"log records: {[r.getMessage() for r in self.records]}"
-
-    def messages(self) -> list[str]:
-        return [record.getMessage() for record in self.records]
-
-
-@pytest.fixture
-def watch_log() -> Iterator[Callable[[str], LogWatch]]:
-    """`watch_log("swill.access")` records that logger's INFO records and above until the test ends."""
-    attached: list[tuple[logging.Logger, LogWatch, int]] = []
-
-    def watch(name: str) -> LogWatch:
-        logger = logging.getLogger(name)
-        handler = LogWatch()
-        attached.append((logger, handler, logger.level))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        return handler
-
-    yield watch
-    for logger, handler, level in attached:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def python_block(page: str, containing: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -13,7 +12,7 @@ import websockets
 
 import swill
 from tests.conformance.conftest import RawClient
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, LogWatch
 
 app = swill.Swill(__name__, client_window=8)
 
@@ -75,44 +74,10 @@ async def connect(server: LiveServer) -> AsyncIterator[RawClient]:
         yield client
 
 
-class Collector(logging.Handler):
-    """Keeps the records of one logger; `wait` blocks (in a worker thread) until one matches."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self._changed = threading.Condition()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self._changed:
-            self.records.append(record)
-            self._changed.notify_all()
-
-    async def wait(self, predicate: Callable[[logging.LogRecord], bool]) -> logging.LogRecord:
-        def until() -> bool:
-            with self._changed:
-                return self._changed.wait_for(lambda: any(predicate(r) for r in self.records), timeout=5)
-
-        if not await anyio.to_thread.run_sync(until):
-            raise TimeoutError(f"no matching record in {self.records}")
-        with self._changed:
-            return next(r for r in self.records if predicate(r))
+Collector = LogWatch
 
 
 @pytest.fixture
-def collect() -> Iterator[Callable[[str], Collector]]:
+def collect(watch_log: Callable[[str], LogWatch]) -> Callable[[str], LogWatch]:
     """`collect("swill.access")` enables the logger at INFO and collects its records."""
-    attached: list[tuple[logging.Logger, Collector, int]] = []
-
-    def start(name: str) -> Collector:
-        logger = logging.getLogger(name)
-        collector = Collector()
-        attached.append((logger, collector, logger.level))
-        logger.addHandler(collector)
-        logger.setLevel(logging.INFO)
-        return collector
-
-    yield start
-    for logger, collector, level in attached:
-        logger.removeHandler(collector)
-        logger.setLevel(level)
+    return watch_log
