@@ -8,7 +8,11 @@ Rules this module keeps:
 2. Incoming `data` stays a `msgspec.Raw` until the handler's (or caller's) type is known. In
    REQUEST, the array's length tells absent data (`Raw()`, empty) from `nil` (`Raw(b"\\xc0")`).
 3. When a frame fails to decode, `FrameError` says what it could still read (type and id), so
-   the protocol can answer on the right id (section 6).
+   the protocol can answer on the right id (section 6). An id above 2^53 - 1 is not read.
+4. Hostile bytes are only ever a `FrameError`: whatever msgspec raises on them (`DecodeError`,
+   `RecursionError` for nesting deeper than its limit, even inside a `Raw` field,
+   `OverflowError`, `MemoryError` for absurd lengths) is a malformed frame, never an exception
+   that escapes to the I/O layer.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import msgspec
 
 __all__ = [
     "CLIENT_FRAMES",
+    "DECODE_ERRORS",
     "MAX_ID",
     "NO_DATA",
     "SERVER_FRAMES",
@@ -216,9 +221,10 @@ class FrameError(Exception):
         self.id = id
 
 
+DECODE_ERRORS: Final = (ValueError, RecursionError, OverflowError, MemoryError)
+"""What msgspec may raise on hostile bytes (`msgspec.DecodeError` is a `ValueError`)."""
+
 _encoder: Final = msgspec.msgpack.Encoder()
-_raw_list: Final = msgspec.msgpack.Decoder(list[msgspec.Raw])
-_int: Final = msgspec.msgpack.Decoder(int)
 
 
 def encode(frame: Frame) -> bytes:
@@ -263,7 +269,7 @@ class FrameDecoder:
         """
         try:
             return self._decoder.decode(message)  # type: ignore[no-any-return]
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             type_, id_ = peek(message)
             if type_ is not None and type_ >= EXTENSION_TYPES:
                 return None
@@ -290,63 +296,47 @@ def _union(frames: tuple[type[_Frame], ...]) -> Any:
 def peek(message: bytes) -> tuple[int | None, int | None]:
     """Read the type and id at the head of a message without decoding the rest.
 
-    Cheap on any size: used for oversized messages and to place errors for malformed ones.
-    Returns `None` for what cannot be read as an unsigned integer.
+    Cheap on any size, and reads truncated or otherwise broken messages too: used for oversized
+    messages and to place errors for malformed ones. Returns `None` for what cannot be read as a
+    non-negative integer, and for an id above `MAX_ID`. Never raises.
     """
-    if len(message) > 64:
-        # Only the array header and two integers are needed: at most 1 + 5 + 9 + 9 bytes.
-        head = _head(message)
-        if head is None:
-            return None, None
-        return _first_two(head)
-    try:
-        items = _raw_list.decode(message)
-    except msgspec.DecodeError:
-        return None, None
-    return _uint(items, 0), _uint(items, 1)
+    length, head = _head(message)
+    first, rest = _read_uint(head) if length >= 1 else (None, None)
+    second, _ = _read_uint(rest) if length >= 2 and rest is not None else (None, None)
+    return first, second if second is not None and second <= MAX_ID else None
 
 
-def _uint(items: list[msgspec.Raw], index: int) -> int | None:
-    if len(items) <= index:
-        return None
-    try:
-        value = _int.decode(items[index])
-    except msgspec.DecodeError:
-        return None
-    return value if value >= 0 else None
-
-
-def _head(message: bytes) -> bytes | None:
-    marker = message[0]
+def _head(message: bytes) -> tuple[int, bytes]:
+    """The length of the array `message` holds and the bytes after its header that may hold
+    its first two integers (1 + 8 each); `(0, b"")` when it is not an array."""
+    marker = message[0] if message else 0
     if 0x90 <= marker <= 0x9F:
-        start = 1
-    elif marker == 0xDC:
-        start = 3
-    elif marker == 0xDD:
-        start = 5
-    else:
-        return None
-    return message[start : start + 18]
-
-
-def _first_two(head: bytes) -> tuple[int | None, int | None]:
-    first, rest = _read_uint(head)
-    if first is None:
-        return None, None
-    second, _ = _read_uint(rest)
-    return first, second
+        return marker - 0x90, message[1:19]
+    if marker == 0xDC or marker == 0xDD:
+        start = 3 if marker == 0xDC else 5
+        return int.from_bytes(message[1:start], "big"), message[start : start + 18]
+    return 0, b""
 
 
 _UINT_WIDTHS: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+_INT_WIDTHS: Final = {0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8}
 
 
-def _read_uint(data: bytes) -> tuple[int | None, bytes]:
-    # `data` comes from a message longer than 64 bytes, so the 18 bytes after the array header
-    # hold both integers whatever their widths.
+def _read_uint(data: bytes) -> tuple[int | None, bytes | None]:
+    """The non-negative integer at the start of `data` (`None` if there is none) and the bytes
+    after it (`None` if what starts `data` is not an integer)."""
+    if not data:
+        return None, None
     marker = data[0]
     if marker <= 0x7F:
         return marker, data[1:]
+    if marker >= 0xE0:  # a negative fixint
+        return None, data[1:]
     width = _UINT_WIDTHS.get(marker)
-    if width is None:
-        return None, data
-    return int.from_bytes(data[1 : 1 + width], "big"), data[1 + width :]
+    signed = width is None
+    if signed:
+        width = _INT_WIDTHS.get(marker)
+    if width is None or len(data) < 1 + width:
+        return None, None
+    value = int.from_bytes(data[1 : 1 + width], "big", signed=signed)
+    return (value if value >= 0 else None), data[1 + width :]

@@ -30,6 +30,7 @@ from ._calls import CallState, Role
 from ._errors import Code, Error, LocalProtocolError, RemoteProtocolError
 from ._frames import (
     CLIENT_FRAMES,
+    DECODE_ERRORS,
     NO_DATA,
     SERVER_FRAMES,
     UNLIMITED,
@@ -630,7 +631,11 @@ class ClientProtocol(_Base):
         self._events.append(HelloReceived(wire))
 
     def _receive_error(self, frame: ErrorFrame) -> None:
-        data = _data_decoder.decode(frame.data)
+        try:
+            data = _data_decoder.decode(frame.data)
+        except DECODE_ERRORS as exc:
+            self._malformed(FrameError(f"malformed ERROR frame: {exc}", FrameType.ERROR, frame.id))
+            return
         error = Error(frame.code, frame.message, data, frame.metadata or {})
         if frame.id == 0:
             self._events.append(ErrorReceived(0, error))

@@ -158,7 +158,8 @@ def test_random_bytes_only_raise_frame_error(message: bytes) -> None:
         (b"\x93\xcc\x20\xcf" + (2**40).to_bytes(8, "big") + b"\x00" * 70, (32, 2**40)),  # uint8 type, uint64 id
         (b"\x93\xa1x\x01" + b"\x00" * 70, (None, None)),  # the type is not an integer
         (b"\x93\x01\xa1x" + b"\x00" * 70, (1, None)),  # the id is not an integer
-        (b"\x93\x01\xcf\x00", (None, None)),  # a short message that is not MessagePack
+        (b"\x93\x01\xcf\x00", (1, None)),  # truncated: the type is still read
+        (b"\x91\x01\x05", (1, None)),  # a one-element array: what follows is not its id
     ],
 )
 def test_peek_reads_every_integer_width(message: bytes, expected: tuple[int | None, int | None]) -> None:

@@ -1,0 +1,67 @@
+"""PROTOCOL.md sections 2 and 6 against hostile input: raw bytes on the wire, the connection goes on."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from tests.conftest import encode
+
+from .conftest import RawClient
+
+MAX_ID = 2**53 - 1
+
+
+def with_tail(prefix: list[object], tail: bytes) -> bytes:
+    """An array of `prefix` plus one last element given as raw MessagePack."""
+    return bytes([0x90 + len(prefix) + 1]) + b"".join(msgspec.msgpack.encode(x) for x in prefix) + tail
+
+
+def nested(depth: int) -> bytes:
+    return b"\x91" * depth + b"\xc0"
+
+
+DEEP = 1000  # about 1 KiB, deeper than msgspec decodes
+
+
+async def test_deep_request_data_fails_its_call(client: RawClient) -> None:
+    await client.send(with_tail([0, 1, "echo", None, None], nested(DEEP)))
+    assert (await client.recv())[:3] == [5, 1, "INVALID_ARGUMENT"]
+    await client.send([0, 2, "add", None, None, [1, 2]])
+    assert await client.recv() == [6, 2, 3, None, None]
+
+
+async def test_deep_request_metadata_fails_its_call(client: RawClient) -> None:
+    deep_map = b"\x81\xa1k" * DEEP + b"\xc0"
+    await client.send(b"\x96" + encode(0) + encode(1) + encode("echo") + deep_map + b"\xc0\xc0")
+    assert (await client.recv())[:3] == [5, 1, "INVALID_ARGUMENT"]
+    await client.send([0, 2, "add", None, None, [1, 2]])
+    assert await client.recv() == [6, 2, 3, None, None]
+
+
+async def test_deep_data_frame_fails_the_open_call_only(client: RawClient) -> None:
+    await client.send([0, 1, "sleepy", None, None, "deep"], [0, 2, "total"])
+    await client.send(with_tail([1, 2], nested(DEEP)))
+    assert (await client.recv_for(2, credit=False))[:3] == [5, 2, "INVALID_ARGUMENT"]
+    await client.nothing_for(1)
+    await client.send([0, 3, "add", None, None, [1, 2]])
+    assert await client.recv_for(3) == [6, 3, 3, None, None]
+
+
+async def test_deep_frame_with_no_readable_id_is_answered_on_id_zero(client: RawClient) -> None:
+    await client.send(nested(DEEP))
+    assert (await client.recv())[:3] == [5, 0, "INVALID_ARGUMENT"]
+
+
+@pytest.mark.parametrize("id", [MAX_ID + 1, 2**64 - 1])
+async def test_request_id_beyond_the_range_is_answered_on_id_zero(client: RawClient, id: int) -> None:
+    await client.send([0, id, "add", None, None, [1, 2]])
+    assert (await client.recv())[:3] == [5, 0, "INVALID_ARGUMENT"]
+    await client.send([0, MAX_ID, "add", None, None, [1, 2]])  # the largest id is fine, and unused
+    assert await client.recv() == [6, MAX_ID, 3, None, None]
+
+
+async def test_absurd_lengths_are_malformed(client: RawClient) -> None:
+    await client.send(b"\xdd\xff\xff\xff\xff", with_tail([0, 1, "add", None, None], b"\xdd\xff\xff\xff\xff"))
+    assert (await client.recv())[:3] == [5, 0, "INVALID_ARGUMENT"]
+    assert (await client.recv())[:3] == [5, 1, "INVALID_ARGUMENT"]
