@@ -5,6 +5,14 @@ in the call's `traceparent` and `tracestate` metadata (read with the propagators
 configured with), and it is the current span while the hooks and the handler run, so spans they
 start are its children. It ends after `after_request`. Without the package, `traced` returns the
 function it is given: the call path does not change at all.
+
+Attributes follow OpenTelemetry's semantic conventions for RPC: `rpc.system`, `rpc.method`,
+`rpc.response.status_code` (the status name, as for gRPC), `network.peer.address` and
+`network.peer.port`; a code that says the server failed (the same set as gRPC's server spans)
+sets the span's status to ERROR and `error.type` to the code.
+
+The client side, `inject_trace_context`, adds the current span's context to a call's metadata,
+so that the server's span continues the caller's trace.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ if TYPE_CHECKING:
     from ._errors import Error
     from ._server import ServerCall
 
-__all__ = ["traced", "tracing_configured"]
+__all__ = ["inject_trace_context", "traced", "tracing_configured"]
 
 Run = Callable[["ServerCall"], Coroutine[Any, Any, "Error | None"]]
 
@@ -54,6 +62,10 @@ def traced(run: Run) -> Run:
             "swill.call_id": call.id,
             "swill.connection_id": call.connection.connection.id,
         }
+        peer = call.connection.connection.client
+        if peer is not None:
+            attributes["network.peer.address"] = peer.host
+            attributes["network.peer.port"] = peer.port
         with tracer.start_as_current_span(
             call.spec.name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
         ) as span:
@@ -61,6 +73,7 @@ def traced(run: Run) -> Run:
             if span.is_recording():
                 span.set_attribute("rpc.response.status_code", "OK" if error is None else error.code.value)
                 if error is not None and error.code in SERVER_FAULTS:
+                    span.set_attribute("error.type", error.code.value)
                     span.set_status(trace.StatusCode.ERROR, f"{error.code.value}: {error.message}")
             return error
 
@@ -74,6 +87,21 @@ def tracing_configured() -> bool:
     provider set later applies to the connections opened after it.
     """
     return trace is not None and not isinstance(trace.get_tracer_provider(), _NOT_CONFIGURED)
+
+
+def inject_trace_context(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return `metadata` with the current trace context (`traceparent`, `tracestate`) added.
+
+    Without OpenTelemetry, outside a recording span, or when the caller set `traceparent` itself,
+    `metadata` is returned as it is. Otherwise a new dict is returned: the caller's is not changed.
+    """
+    if trace is None or (metadata is not None and "traceparent" in metadata):
+        return metadata
+    if not trace.get_current_span().get_span_context().is_valid:
+        return metadata
+    carrier: dict[str, Any] = dict(metadata) if metadata else {}
+    propagate.inject(carrier)
+    return carrier or None
 
 
 if trace is not None:

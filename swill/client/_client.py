@@ -25,6 +25,7 @@ from .._errors import Code, Error
 from .._frames import NO_DATA
 from .._protocol import SUBPROTOCOL
 from .._server import current_deadline
+from .._telemetry import inject_trace_context
 from ._call import Call, decoder_for
 from ._connection import Connection
 from ._transport import AsyncTransport, TransportError, WebSocketTransport
@@ -301,6 +302,7 @@ class Client:
             merged: dict[str, Any] | None = {**self.metadata, **metadata} if metadata else self.metadata
         else:
             merged = dict(metadata) if metadata else None
+        merged = inject_trace_context(merged)
         deadline, announced = self._deadline(timeout)
         return Call(
             self,

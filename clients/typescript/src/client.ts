@@ -26,6 +26,7 @@ import {
   refusalCode,
 } from "./connection.js";
 import { Code, SwillError } from "./errors.js";
+import type { Metadata } from "./frames.js";
 
 /** Options of a {@link Client}. */
 export interface ClientOptions {
@@ -45,6 +46,11 @@ export interface ClientOptions {
   readonly pingIntervalMs?: number | undefined;
   /** Declare the connection dead when a PONG takes longer than this (default 10 s). */
   readonly pongTimeoutMs?: number | undefined;
+  /**
+   * Client metadata sent with every call, or a function that returns it, called as each call
+   * starts (e.g. to add the current trace context). A call's own `metadata` adds to it and wins.
+   */
+  readonly metadata?: Metadata | (() => Metadata | undefined) | undefined;
 }
 
 /** Where the client's connection stands. */
@@ -97,6 +103,7 @@ export class Client {
     error: new Set(),
   };
   readonly #handlers: ConnectionHandlers;
+  readonly #metadata: Metadata | (() => Metadata | undefined) | undefined;
   #connection: Connection | undefined;
   #dialing: Promise<Connection> | undefined;
   readonly #queue: Call[] = [];
@@ -127,6 +134,7 @@ export class Client {
       pongTimeoutMs: options.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs,
       backoff: options.backoff ?? {},
     };
+    this.#metadata = options.metadata;
     this.#handlers = {
       onClose: (connection, info) => this.#closed(connection, info),
       onGoAway: (connection, reason) => {
@@ -179,7 +187,7 @@ export class Client {
    * @throws SwillError The call failed.
    */
   call<Res = unknown>(rpc: string, data?: unknown, options: CallOptions = {}): Promise<Res> {
-    const call = new Call<Res>(rpc, data ?? null, options, options.window ?? null);
+    const call = new Call<Res>(rpc, data ?? null, this.#callOptions(options), options.window ?? null);
     return this.#start(call).result();
   }
 
@@ -188,7 +196,8 @@ export class Client {
    * loop early cancels the call. `data` `undefined` is sent as `nil`.
    */
   stream<Res = unknown>(rpc: string, data?: unknown, options: CallOptions = {}): Call<Res, never> {
-    return this.#start(new Call<Res, never>(rpc, data ?? null, options, options.window ?? this.#options.window));
+    const window = options.window ?? this.#options.window;
+    return this.#start(new Call<Res, never>(rpc, data ?? null, this.#callOptions(options), window));
   }
 
   /**
@@ -196,7 +205,8 @@ export class Client {
    * streamed request, as its first message); without, the request is a stream to `send()` to.
    */
   open<Res = unknown, Req = unknown>(rpc: string, data?: unknown, options: CallOptions = {}): Call<Res, Req> {
-    return this.#start(new Call<Res, Req>(rpc, data, options, options.window ?? this.#options.window));
+    const window = options.window ?? this.#options.window;
+    return this.#start(new Call<Res, Req>(rpc, data, this.#callOptions(options), window));
   }
 
   /**
@@ -216,6 +226,15 @@ export class Client {
         this.#closing = false;
       }
     }
+  }
+
+  // The client's metadata under the call's own.
+  #callOptions(options: CallOptions): CallOptions {
+    const base = typeof this.#metadata === "function" ? this.#metadata() : this.#metadata;
+    if (base === undefined || Object.keys(base).length === 0) {
+      return options;
+    }
+    return { ...options, metadata: { ...base, ...options.metadata } };
   }
 
   // Calls start in the order they are made: straight away on an open connection with room for

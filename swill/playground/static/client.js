@@ -2604,6 +2604,7 @@ var Client = class {
     error: /* @__PURE__ */ new Set()
   };
   #handlers;
+  #metadata;
   #connection;
   #dialing;
   #queue = [];
@@ -2633,6 +2634,7 @@ var Client = class {
       pongTimeoutMs: options2.pongTimeoutMs ?? DEFAULTS2.pongTimeoutMs,
       backoff: options2.backoff ?? {}
     };
+    this.#metadata = options2.metadata;
     this.#handlers = {
       onClose: (connection, info) => this.#closed(connection, info),
       onGoAway: (connection, reason) => {
@@ -2679,7 +2681,7 @@ var Client = class {
    * @throws SwillError The call failed.
    */
   call(rpc, data, options2 = {}) {
-    const call = new Call(rpc, data ?? null, options2, options2.window ?? null);
+    const call = new Call(rpc, data ?? null, this.#callOptions(options2), options2.window ?? null);
     return this.#start(call).result();
   }
   /**
@@ -2687,14 +2689,16 @@ var Client = class {
    * loop early cancels the call. `data` `undefined` is sent as `nil`.
    */
   stream(rpc, data, options2 = {}) {
-    return this.#start(new Call(rpc, data ?? null, options2, options2.window ?? this.#options.window));
+    const window = options2.window ?? this.#options.window;
+    return this.#start(new Call(rpc, data ?? null, this.#callOptions(options2), window));
   }
   /**
    * Open a call of any kind. With `data` (not `undefined`) the REQUEST carries it (for a
    * streamed request, as its first message); without, the request is a stream to `send()` to.
    */
   open(rpc, data, options2 = {}) {
-    return this.#start(new Call(rpc, data, options2, options2.window ?? this.#options.window));
+    const window = options2.window ?? this.#options.window;
+    return this.#start(new Call(rpc, data, this.#callOptions(options2), window));
   }
   /**
    * Close the connection; open calls fail with `CANCELLED` and a pending dial stops. The client
@@ -2713,6 +2717,14 @@ var Client = class {
         this.#closing = false;
       }
     }
+  }
+  // The client's metadata under the call's own.
+  #callOptions(options2) {
+    const base = typeof this.#metadata === "function" ? this.#metadata() : this.#metadata;
+    if (base === void 0 || Object.keys(base).length === 0) {
+      return options2;
+    }
+    return { ...options2, metadata: { ...base, ...options2.metadata } };
   }
   // Calls start in the order they are made: straight away on an open connection with room for
   // them (max_concurrent_calls), else queued until a call ends or a dial succeeds; a dial that

@@ -52,6 +52,31 @@ describe("unary calls", () => {
     expect(await result).toBe(3);
   });
 
+  it("adds the client's metadata, from an object or a function called per call, under the call's", async () => {
+    let n = 0;
+    const traceparent = () => ({ traceparent: `00-${"1".repeat(32)}-${String(++n).padStart(16, "0")}-01`, app: "a" });
+    const { server, client } = setup({ metadata: traceparent });
+    const first = client.call("add", [1, 2], { metadata: { app: "b" } });
+    const socket = await server.accept();
+    expect((await socket.expect(FrameType.REQUEST)).metadata).toEqual({
+      traceparent: `00-${"1".repeat(32)}-0000000000000001-01`,
+      app: "b",
+    });
+    socket.push({ type: FrameType.RESPONSE, id: 1, data: 3, leading: null, trailing: null });
+    await first;
+    const streamed = client.stream("count", 1);
+    expect((await socket.expect(FrameType.REQUEST)).metadata).toHaveProperty(
+      "traceparent",
+      `00-${"1".repeat(32)}-0000000000000002-01`,
+    );
+    streamed.cancel();
+    const plain = setup({ metadata: { app: "c" } });
+    const opened = plain.client.open("total");
+    const other = await plain.server.accept();
+    expect((await other.expect(FrameType.REQUEST)).metadata).toEqual({ app: "c" });
+    opened.cancel();
+  });
+
   it("sends undefined data as nil, never as no data", async () => {
     const { server, client } = setup();
     const result = client.call("swill.introspect");
