@@ -5,10 +5,15 @@ Rules:
 1. One receive loop per connection feeds every message to the sans-I/O `ServerProtocol` and
    dispatches its events without awaiting on a call's behalf; each call is one task.
 2. One writer at a time sends what the protocol queued, in order: the connection's writer task,
-   woken by producers (which wait only past a high-water mark), or a call writing its final frame
-   itself (`write_now`) when the writer is idle, outside the call's cancel scope, so that no
-   cancellation can drop frames half-written.
-3. Refusals follow PROTOCOL.md: a bad Origin or subprotocol is refused before accept (HTTP 403); a
+   woken by producers, or a call writing its final frame itself (`write_now`) when the writer is
+   idle, outside the call's cancel scope, so that no cancellation can drop frames half-written.
+3. Bounded by construction: the bytes queued for the socket (`buffered_bytes`: queued in the
+   protocol plus taken by the writer and not yet handed to the ASGI server) stay under
+   `SEND_HIGH_WATER` plus one frame. A producer over the mark waits (`room`) whatever its credit,
+   before it queues; so does the receive loop, which then stops reading the client, as TCP would.
+   A connection whose writer cannot finish (a client that stopped reading) is abandoned after a
+   bounded wait when it is closed.
+4. Refusals follow PROTOCOL.md: a bad Origin or subprotocol is refused before accept (HTTP 403); a
    hook's `Error` accepts and at once closes with 4000 + an HTTP-like status.
 """
 
@@ -41,7 +46,7 @@ if TYPE_CHECKING:
 
     from ._app import Swill
 
-__all__ = ["CLOSE_CODES", "ConnectionHandler"]
+__all__ = ["CLOSE_CODES", "SEND_HIGH_WATER", "ConnectionHandler"]
 
 logger: Final = logging.getLogger("swill")
 connection_logger: Final = logging.getLogger("swill.connection")
@@ -52,6 +57,13 @@ CLOSE_CODES: Final = {
     Code.RESOURCE_EXHAUSTED: 4429,
 }
 """Close codes for connections a hook refuses; any other code closes with 4400."""
+
+SEND_HIGH_WATER: Final = 64 << 10
+"""Bytes a connection may have queued for its socket before producers wait: with one frame more,
+the bound on what Swill buffers per connection (docs/deployment.md)."""
+
+CLOSE_LINGER: Final = 1.0
+"""Seconds a closing connection waits for its writer before it gives up on the socket."""
 
 
 def close_reason(text: str) -> str:
@@ -77,15 +89,17 @@ class ConnectionHandler:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
-        # The writer task sleeps on `_wake`; producers beyond `_high_water` buffered bytes wait on
-        # `_writable` while it writes.
+        # The writer task sleeps on `_wake`; producers over `SEND_HIGH_WATER` wait on `_room`,
+        # which the writer sets as it hands messages to the ASGI server.
         self._wake = anyio.Event()
-        self._writable = anyio.Event()
-        self._writable.set()
+        self._room = anyio.Event()
+        self._room.set()
         self._writing = False
+        self._unsent = 0  # bytes the writer took from the protocol and has not sent yet
+        self.high_water = SEND_HIGH_WATER
         self._close_with: tuple[int, str] | None = None
         self._written = anyio.Event()
-        self._high_water = 2 * app.settings.max_message_size
+        self._scope: anyio.CancelScope | None = None
         self.traced = tracing_configured()
 
     async def run(self) -> None:
@@ -118,22 +132,29 @@ class ConnectionHandler:
             self._wake.set()
             self._log("open")
             self.loop = _asyncio_loop()
-            async with anyio.create_task_group() as task_group:
-                self._task_group = task_group
-                task_group.start_soon(self._writer)
-                try:
-                    await self._receive_loop()
-                finally:  # also when the server cancels the connection's task
-                    for call in list(self.calls.values()):
-                        call.cancel()
-                await self._idle.wait()
-                self._closed = True
-                self._wake.set()
+            with anyio.CancelScope() as self._scope:
+                await self._serve()
+            if self._scope.cancelled_caught:  # abandoned: let the calls see they are cancelled
+                with anyio.move_on_after(CLOSE_LINGER, shield=True):
+                    await self._idle.wait()
         finally:
             self.app.connections.discard(self.connection)
             self._log("close")
             with anyio.CancelScope(shield=True):
                 await self._after_connection()
+
+    async def _serve(self) -> None:
+        async with anyio.create_task_group() as task_group:
+            self._task_group = task_group
+            task_group.start_soon(self._writer)
+            try:
+                await self._receive_loop()
+            finally:  # also when the server cancels the connection's task
+                for call in list(self.calls.values()):
+                    call.cancel()
+            await self._idle.wait()
+            self._closed = True
+            self._wake.set()
 
     def _log(self, event: str) -> None:
         if connection_logger.isEnabledFor(logging.INFO):  # not even a call when the logger is off
@@ -236,24 +257,31 @@ class ConnectionHandler:
         if not self.calls:
             self._idle.set()
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes queued for the socket: in the protocol, or taken by the writer and not yet sent."""
+        return self.protocol.buffered_size() + self._unsent
+
     async def flush(self) -> None:
-        """Have the writer send what the protocol has queued; wait only while too much is queued."""
+        """Have the writer send what the protocol has queued; wait while over the high-water mark."""
         if self.wake_writer():
-            await self.wait_writable()
+            await self.room()
 
     def wake_writer(self) -> bool:
-        """Have the writer send what is queued. True when the producer should wait for it
-        (`wait_writable`): the writer is busy and more than the high-water mark is queued."""
+        """Have the writer send what is queued. True when the producer must now wait (`room`)
+        before it queues more: the connection is over its high-water mark."""
         if self._closed or not self.protocol.has_data_to_send():
             return False
         self._wake.set()
-        return self._writing and self.protocol.buffered_size() > self._high_water
+        return self.buffered_bytes > self.high_water
 
-    async def wait_writable(self) -> None:
-        """Wait until the writer has written what it was writing."""
-        if self._writable.is_set():
-            self._writable = anyio.Event()
-        await self._writable.wait()
+    async def room(self) -> None:
+        """Wait until the connection is under its high-water mark (or closed)."""
+        while not self._closed and self.buffered_bytes > self.high_water:
+            self._wake.set()
+            if self._room.is_set():
+                self._room = anyio.Event()
+            await self._room.wait()
 
     async def write_now(self) -> None:
         """Write what is queued from the calling task if the writer is idle, else leave it to the
@@ -265,21 +293,29 @@ class ConnectionHandler:
             return
         self._writing = True
         try:
-            for message in self.protocol.data_to_send():
-                await self._send({"type": "websocket.send", "bytes": message})
+            await self._send_all(self.protocol.data_to_send())
         except Exception:  # the socket is gone; the receive loop sees the disconnect
             self._closed = True
         finally:
             self._writing = False
-            self._writable.set()
+            self._unsent = 0
+            self._room.set()
             if self.protocol.has_data_to_send() or self._closed or self._close_with is not None:
                 self._wake.set()
+
+    async def _send_all(self, out: list[bytes]) -> None:
+        send = self._send
+        self._unsent = sum(map(len, out)) if len(out) > 1 else len(out[0])
+        for message in out:
+            await send({"type": "websocket.send", "bytes": message})
+            self._unsent -= len(message)
+            if not self._room.is_set() and self.buffered_bytes <= self.high_water:
+                self._room.set()
 
     async def _writer(self) -> None:
         """Write frames in the order the protocol queued them: one writer at a time (this task,
         or a call in `write_now`), so frames never interleave."""
         protocol = self.protocol
-        send = self._send
         try:
             while True:
                 await self._wake.wait()
@@ -289,13 +325,11 @@ class ConnectionHandler:
                 out = protocol.data_to_send()
                 if out:
                     self._writing = True
-                    for message in out:
-                        await send({"type": "websocket.send", "bytes": message})
+                    await self._send_all(out)
                     self._writing = False
-                    self._writable.set()
                 if self._close_with is not None:
                     code, reason = self._close_with
-                    await send({"type": "websocket.close", "code": code, "reason": close_reason(reason)})
+                    await self._send({"type": "websocket.close", "code": code, "reason": close_reason(reason)})
                     return
                 if self._closed:
                     return
@@ -304,29 +338,43 @@ class ConnectionHandler:
         finally:
             self._closed = True
             self._writing = False
-            self._writable.set()
+            self._unsent = 0
+            self._room.set()
             self._written.set()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the WebSocket after the frames already queued; open calls are cancelled."""
+        """Close the WebSocket after the frames already queued; open calls are cancelled.
+
+        A writer that can't finish within `CLOSE_LINGER` (the client stopped reading) is given up
+        on: the connection ends without its close frame, and the ASGI server closes the socket.
+        """
         if self._close_with is None and not self._closed:
             self._close_with = (code, reason)
             self._wake.set()
-            await self._written.wait()
+            with anyio.move_on_after(CLOSE_LINGER):
+                await self._written.wait()
+            if not self._written.is_set():
+                self._abandon()
         for call in list(self.calls.values()):
             call.cancel()
+
+    def _abandon(self) -> None:
+        self._closed = True
+        self._room.set()
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def drain(self, grace: float) -> None:
         """Send GOAWAY, let open calls run for `grace` seconds, end the rest with UNAVAILABLE, close."""
         if self._closed:
             return
         self.protocol.send_goaway("server shutting down")
-        await self.flush()
+        self.wake_writer()  # not `flush`: a writer stuck on a client that stopped reading can't delay the drain
         with anyio.move_on_after(grace):
             await self._idle.wait()
         for call in list(self.calls.values()):
             call.abort(Error(Code.UNAVAILABLE, "the server shut down before the call ended"))
-        with anyio.move_on_after(max(grace, 1.0)):
+        with anyio.move_on_after(CLOSE_LINGER):
             await self._idle.wait()
         await self.close(1001, "server shutting down")
 

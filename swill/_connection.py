@@ -73,6 +73,12 @@ class Connection:
         """How many calls are open on the connection now."""
         return len(self._handler.calls)
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes queued for the client and not yet handed to the ASGI server. Bounded: see
+        "Memory per connection" in docs/deployment.md."""
+        return self._handler.buffered_bytes
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection. Open calls are cancelled.
 

@@ -53,6 +53,9 @@ logger: Final = logging.getLogger("swill")
 access_logger: Final = logging.getLogger("swill.access")
 _END: Final = object()
 
+YIELD_EVERY: Final = 16
+"""A streamed response yields to the event loop at least once per this many messages."""
+
 current_deadline: Final[contextvars.ContextVar[float | None]] = contextvars.ContextVar(
     "swill.current_deadline", default=None
 )
@@ -437,14 +440,19 @@ class ServerCall:
                 self._credit = anyio.Event()
                 await self._credit.wait()
             self._stats[4] += time.perf_counter() - waited
+        connection = self.connection
+        if connection.buffered_bytes > connection.high_water:
+            await connection.room()  # whatever the credit: the socket is behind
         if self.deadline is not None and time.monotonic() >= self.deadline:
             await self._check_deadline()
         stats = self._stats
         stats[1] += 1
         stats[3] += protocol.send_data(self.id, message)
-        connection = self.connection
-        if connection.wake_writer():
-            await connection.wait_writable()
+        connection.wake_writer()
+        if stats[1] % YIELD_EVERY == 0:
+            # A handler that never awaits (`for row in rows: yield row`) must not keep the loop:
+            # the writer, the other calls and connections, and CLOSE or a deadline get their turn.
+            await anyio.lowlevel.checkpoint()
 
     async def _check_deadline(self) -> None:
         """Let a passed deadline stop the call before it sends, not at its next checkpoint."""
@@ -458,6 +466,8 @@ class ServerCall:
         if not self._leading_done:
             await self.send_leading_metadata()
         trailing = await self._trailing(request)
+        if self.connection.buffered_bytes > self.connection.high_water:
+            await self.connection.room()
         self.connection.protocol.send_end(self.id, trailing)  # written by run(), outside the scope
 
     async def _send_response(self, request: _BaseRequest, result: Any) -> None:
@@ -467,6 +477,8 @@ class ServerCall:
         if hooks.before_response_message:
             result = await run_chain(hooks.before_response_message, request, result)
         trailing = await self._trailing(request)
+        if self.connection.buffered_bytes > self.connection.high_water:
+            await self.connection.room()
         await self._check_deadline()
         stats = self._stats
         stats[1] += 1
@@ -486,7 +498,10 @@ class ServerCall:
         except Exception as exc:
             error = await self._map_error(request, exc)
             trailing = None
-        protocol.send_error(self.id, error, trailing)
+        if self.connection.buffered_bytes > self.connection.high_water:
+            await self.connection.room()  # returns once the connection is closed, too
+        if self.id in protocol.calls:
+            protocol.send_error(self.id, error, trailing)
 
     async def _after_request(self, request: _BaseRequest, error: Error | None) -> None:
         if self.hooks.after_request:

@@ -96,6 +96,13 @@ def _add_run(commands: Commands[argparse.ArgumentParser]) -> None:
     run.add_argument("--root-path", default="", help="the ASGI root_path, when served under a path prefix")
     run.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from --forwarded-allow-ips")
     run.add_argument("--forwarded-allow-ips", help="addresses trusted to set X-Forwarded-* (uvicorn's option)")
+    run.add_argument(
+        "--timeout-graceful-shutdown",
+        type=float,
+        default=1.0,
+        help="seconds uvicorn waits for connections to close after the drain; a client that stopped "
+        "reading never lets its socket close by itself (default: %(default)s)",
+    )
     run.set_defaults(func=_run)
 
 
@@ -295,6 +302,7 @@ def _run(args: argparse.Namespace) -> int:
         root_path=args.root_path,
         proxy_headers=args.proxy_headers,
         lifespan="on" if settings is not None else "auto",
+        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
         **options,
     )
     return _serve(config)

@@ -107,6 +107,7 @@ async def chat(request: swill.StreamingRequest[str]) -> AsyncIterator[str]:
 
 @app.handle()
 async def sleepy(request: swill.Request[str]) -> str:
+    event(f"sleepy-started-{request.data}").set()
     try:
         await anyio.sleep_forever()
     finally:
