@@ -29,6 +29,7 @@ __all__ = [
     "NO_DATA",
     "SERVER_FRAMES",
     "UNLIMITED",
+    "AuthFrame",
     "CloseFrame",
     "CreditFrame",
     "DataFrame",
@@ -80,6 +81,7 @@ class FrameType(IntEnum):
     PING = 9
     PONG = 10
     GOAWAY = 11
+    AUTH = 12
 
 
 EXTENSION_TYPES: Final = 32
@@ -173,6 +175,11 @@ class GoAwayFrame(_Frame, tag=FrameType.GOAWAY.value):
     reason: str | None = None
 
 
+class AuthFrame(_Frame, tag=FrameType.AUTH.value):
+    id: Annotated[int, msgspec.Meta(ge=0, le=0)]
+    credentials: msgspec.Raw
+
+
 Frame: TypeAlias = (
     RequestFrame
     | DataFrame
@@ -186,9 +193,10 @@ Frame: TypeAlias = (
     | PingFrame
     | PongFrame
     | GoAwayFrame
+    | AuthFrame
 )
 
-CLIENT_FRAMES: Final = (RequestFrame, DataFrame, EndOfStreamFrame, CloseFrame, CreditFrame, PingFrame)
+CLIENT_FRAMES: Final = (RequestFrame, DataFrame, EndOfStreamFrame, CloseFrame, CreditFrame, PingFrame, AuthFrame)
 """The frames a client sends (and a server receives)."""
 
 SERVER_FRAMES: Final = (

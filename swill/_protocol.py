@@ -34,6 +34,7 @@ from ._frames import (
     NO_DATA,
     SERVER_FRAMES,
     UNLIMITED,
+    AuthFrame,
     CloseFrame,
     CreditFrame,
     DataFrame,
@@ -58,6 +59,7 @@ from ._frames import (
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "AuthReceived",
     "CallCancelled",
     "CallFailed",
     "CallOpened",
@@ -177,6 +179,14 @@ class GoAwayReceived:
     reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class AuthReceived:
+    """Server (when it checks credentials): an AUTH frame's credentials, decoded. Answer with
+    `accept_auth()`, or close the connection with 4401."""
+
+    credentials: Any
+
+
 Event = (
     CallOpened
     | MessageReceived
@@ -190,6 +200,7 @@ Event = (
     | ErrorReceived
     | PongReceived
     | GoAwayReceived
+    | AuthReceived
 )
 
 
@@ -275,6 +286,10 @@ class _Base:
         self._queue(encode(CreditFrame(id, min(n, UNLIMITED))))
 
 
+_CallFrame = DataFrame | RequestFrame | EndOfStreamFrame | CreditFrame | CloseFrame
+_CALL_FRAMES: Final = (DataFrame, RequestFrame, EndOfStreamFrame, CreditFrame, CloseFrame)
+
+
 class ServerProtocol(_Base):
     """The server's side of one connection.
 
@@ -285,7 +300,9 @@ class ServerProtocol(_Base):
 
     role = Role.SERVER
 
-    def __init__(self, registry: Mapping[str, RpcInfo], settings: Settings | None = None) -> None:
+    def __init__(
+        self, registry: Mapping[str, RpcInfo], settings: Settings | None = None, *, check_auth: bool = False
+    ) -> None:
         super().__init__()
         self.registry = registry
         self.settings = settings or Settings()
@@ -294,6 +311,14 @@ class ServerProtocol(_Base):
         self._decoder = FrameDecoder(CLIENT_FRAMES)
         # Calls whose end the application still has to send; their frames are ignored.
         self._failing: set[int] = set()
+        self.check_auth = check_auth
+        self.authenticated = not check_auth
+        # Call frames that came before an AUTH passed, in order (section 1b), and how many of
+        # them are REQUESTs: at most `max_concurrent_calls` REQUESTs and `_held_limit` frames.
+        self._held: list[_CallFrame] = []
+        self._held_requests = 0
+        self._held_last_id = 0
+        self._held_limit = self.settings.max_concurrent_calls * (self.settings.client_window + 2)
 
     # Receiving.
 
@@ -313,6 +338,17 @@ class ServerProtocol(_Base):
             return
         if frame is None:
             return
+        if isinstance(frame, _CALL_FRAMES):
+            if self.authenticated:
+                self._receive_call_frame(frame)
+            else:
+                self._hold(frame)
+        elif isinstance(frame, PingFrame):
+            self._queue(encode(PongFrame(frame.nonce)))
+        elif isinstance(frame, AuthFrame):
+            self._receive_auth(frame)
+
+    def _receive_call_frame(self, frame: _CallFrame) -> None:
         if isinstance(frame, DataFrame):
             self._receive_data(frame)
         elif isinstance(frame, RequestFrame):
@@ -323,8 +359,43 @@ class ServerProtocol(_Base):
             self._receive_credit(frame)
         elif isinstance(frame, CloseFrame):
             self._receive_close(frame)
-        elif isinstance(frame, PingFrame):
-            self._queue(encode(PongFrame(frame.nonce)))
+
+    # Credentials (section 1b).
+
+    def _receive_auth(self, frame: AuthFrame) -> None:
+        if not self.check_auth:
+            return  # a server that checks no credentials ignores AUTH
+        self._events.append(AuthReceived(_data_decoder.decode(frame.credentials)))
+
+    def _hold(self, frame: _CallFrame) -> None:
+        """Keep a call frame until an AUTH passes; refuse what is beyond the bounds."""
+        if isinstance(frame, RequestFrame):
+            if frame.id <= max(self.last_id, self._held_last_id):
+                self._connection_error(f"call id {frame.id} is not greater than {self._held_last_id}")
+                return
+            self._held_last_id = frame.id
+            if self._held_requests >= self.settings.max_concurrent_calls:
+                self._refuse(
+                    frame.id,
+                    Code.RESOURCE_EXHAUSTED,
+                    f"more than {self.settings.max_concurrent_calls} calls wait for credentials",
+                )
+                return
+            self._held_requests += 1
+        elif len(self._held) >= self._held_limit:
+            self._connection_error("too many frames before credentials", Code.RESOURCE_EXHAUSTED)
+            return
+        self._held.append(frame)
+
+    def accept_auth(self) -> None:
+        """The last AUTH passed: serve the call frames held until now, in order."""
+        if self.authenticated:
+            return
+        self.authenticated = True
+        held, self._held = self._held, []
+        self._held_requests = 0
+        for frame in held:
+            self._receive_call_frame(frame)
 
     def _receive_request(self, frame: RequestFrame) -> None:
         id = frame.id
@@ -566,6 +637,14 @@ class ClientProtocol(_Base):
 
     def send_ping(self, nonce: int) -> None:
         self._queue(encode(PingFrame(nonce)))
+
+    def send_auth(self, credentials: Any) -> None:
+        """Send credentials (AUTH, section 1b): first on a connection, or later to replace them.
+
+        Raises:
+            TypeError: The credentials can't be encoded.
+        """
+        self._queue(encode(AuthFrame(0, payload(credentials))))
 
     def _check_size(self, message: bytes) -> None:
         limit = self.settings.max_message_size

@@ -92,7 +92,7 @@ async def test_non_increasing_id_is_answered_on_id_zero_and_disturbs_nothing(
 
 @pytest.mark.parametrize(
     "message",
-    [b"\xc1", b"\x92", "text", [0, 1, 5], [12, 1], {"a": 1}, [6, 1, 1], [1], [0]],
+    [b"\xc1", b"\x92", "text", [0, 1, 5], [13, 1], {"a": 1}, [6, 1, 1], [1], [0]],
     ids=[
         "not-msgpack",
         "truncated",

@@ -24,6 +24,7 @@ from swill._frames import (
     CLIENT_FRAMES,
     NO_DATA,
     SERVER_FRAMES,
+    AuthFrame,
     CloseFrame,
     CreditFrame,
     DataFrame,
@@ -92,6 +93,8 @@ def meaning(frame: Frame) -> dict[str, Any]:
             fields["data"] = _value(frame.data)
     elif isinstance(frame, DataFrame | ResponseFrame | ErrorFrame):
         fields["data"] = _value(frame.data)
+    elif isinstance(frame, AuthFrame):
+        fields["credentials"] = _value(frame.credentials)
     return fields
 
 
@@ -125,6 +128,8 @@ def build(fields: dict[str, Any]) -> bytes:
             return encode(PongFrame(f["nonce"]))
         case "GOAWAY":
             return encode(GoAwayFrame(f["id"], f["reason"]))
+        case "AUTH":
+            return encode(AuthFrame(f["id"], payload(f["credentials"])))
     raise AssertionError(f"unknown frame type {f['type']}")
 
 

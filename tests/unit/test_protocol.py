@@ -209,7 +209,7 @@ def test_text_and_garbage_are_answered_on_id_zero() -> None:
     s = server()
     s.receive_text("hello")
     s.receive_data(b"\xc1")
-    feed(s, [12, 1], {"no": 1})
+    feed(s, [13, 1], {"no": 1})
     frames = decode_all(s.data_to_send())
     assert [f[:3] for f in frames] == [[5, 0, "INVALID_ARGUMENT"]] * 4
 

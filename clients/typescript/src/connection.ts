@@ -361,7 +361,7 @@ export class Connection implements CallLink {
   }
 }
 
-const CLIENT_ONLY: ReadonlySet<number> = new Set([FrameType.REQUEST, FrameType.CLOSE, FrameType.PING]);
+const CLIENT_ONLY: ReadonlySet<number> = new Set([FrameType.REQUEST, FrameType.CLOSE, FrameType.PING, FrameType.AUTH]);
 
 /** Decode a WebSocket message from the server. Throws `FrameError`. */
 function readServerFrame(data: unknown): ServerFrame | null {

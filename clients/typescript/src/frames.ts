@@ -29,6 +29,7 @@ export const FrameType = {
   PING: 9,
   PONG: 10,
   GOAWAY: 11,
+  AUTH: 12,
 } as const;
 
 /** One of the numbers in {@link FrameType}. */
@@ -155,6 +156,13 @@ export interface GoAwayFrame {
   readonly reason: string | null;
 }
 
+/** `[12, 0, credentials]` */
+export interface AuthFrame {
+  readonly type: typeof FrameType.AUTH;
+  readonly id: 0;
+  readonly credentials: unknown;
+}
+
 /** Any frame of version 1. */
 export type Frame =
   | RequestFrame
@@ -168,10 +176,18 @@ export type Frame =
   | HelloFrame
   | PingFrame
   | PongFrame
-  | GoAwayFrame;
+  | GoAwayFrame
+  | AuthFrame;
 
 /** The frames a client sends. */
-export type ClientFrame = RequestFrame | DataFrame | EndOfStreamFrame | CloseFrame | CreditFrame | PingFrame;
+export type ClientFrame =
+  | RequestFrame
+  | DataFrame
+  | EndOfStreamFrame
+  | CloseFrame
+  | CreditFrame
+  | PingFrame
+  | AuthFrame;
 
 /** The frames a server sends. */
 export type ServerFrame =
@@ -330,6 +346,8 @@ function frameToArray(frame: Frame): unknown[] {
       return [frame.type, frame.nonce];
     case FrameType.GOAWAY:
       return [frame.type, frame.id, frame.reason];
+    case FrameType.AUTH:
+      return [frame.type, frame.id, frame.credentials];
   }
 }
 
@@ -434,6 +452,8 @@ function readFrame(type: FrameType, f: Fields): Frame {
       return { type, nonce: f.nonce(1) };
     case FrameType.GOAWAY:
       return { type, id: f.zero(1), reason: f.optionalString(2, "reason") };
+    case FrameType.AUTH:
+      return { type, id: f.zero(1), credentials: f.required(2, "credentials") };
   }
 }
 

@@ -1533,7 +1533,8 @@ var FrameType = {
   HELLO: 8,
   PING: 9,
   PONG: 10,
-  GOAWAY: 11
+  GOAWAY: 11,
+  AUTH: 12
 };
 var NAMES = Object.keys(FrameType);
 function frameTypeName(type) {
@@ -1645,6 +1646,8 @@ function frameToArray(frame) {
       return [frame.type, frame.nonce];
     case FrameType.GOAWAY:
       return [frame.type, frame.id, frame.reason];
+    case FrameType.AUTH:
+      return [frame.type, frame.id, frame.credentials];
   }
 }
 function options(value) {
@@ -1738,6 +1741,8 @@ function readFrame(type, f) {
       return { type, nonce: f.nonce(1) };
     case FrameType.GOAWAY:
       return { type, id: f.zero(1), reason: f.optionalString(2, "reason") };
+    case FrameType.AUTH:
+      return { type, id: f.zero(1), credentials: f.required(2, "credentials") };
   }
 }
 var FieldError = class extends Error {
@@ -2541,7 +2546,7 @@ var Connection = class _Connection {
     this.#options.handlers.onClose(this, info);
   }
 };
-var CLIENT_ONLY = /* @__PURE__ */ new Set([FrameType.REQUEST, FrameType.CLOSE, FrameType.PING]);
+var CLIENT_ONLY = /* @__PURE__ */ new Set([FrameType.REQUEST, FrameType.CLOSE, FrameType.PING, FrameType.AUTH]);
 function readServerFrame(data) {
   if (typeof data === "string") {
     throw new FrameError("the server sent a text message");

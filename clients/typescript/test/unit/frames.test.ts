@@ -78,7 +78,7 @@ describe("malformed frames", () => {
   const cases: [string, unknown, RegExp, number | undefined, number | undefined][] = [
     ["not an array", { a: 1 }, /not an array/, undefined, undefined],
     ["an empty array", [], /not an unsigned integer/, undefined, undefined],
-    ["an unknown type below 32", [12, 1], /unknown frame type 12/, 12, 1],
+    ["an unknown type below 32", [13, 1], /unknown frame type 13/, 13, 1],
     ["DATA without data", [1, 4], /malformed DATA frame: missing data/, 1, 4],
     ["id 0 on a call frame", [1, 0, "x"], /id must be an integer from 1/, 1, 0],
     ["an id beyond 2^53", [1, 2n ** 60n, "x"], /id must be an integer/, 1, undefined],
@@ -113,7 +113,7 @@ describe("malformed frames", () => {
 
   it("names frame types", () => {
     expect(frameTypeName(3)).toBe("END_OF_STREAM");
-    expect(frameTypeName(12)).toBeUndefined();
+    expect(frameTypeName(13)).toBeUndefined();
   });
 });
 
