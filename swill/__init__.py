@@ -10,7 +10,7 @@ from ._errors import Code, Error
 from ._request import Request, Response, StreamingRequest
 from ._topics import Subscription, Topic, TopicEvent
 from ._validation import ValidatedStruct, validator
-from .client import Call, Client
+from .client import Call, Client, SubscriptionEvent
 
 __all__ = [
     "Call",
@@ -23,6 +23,7 @@ __all__ = [
     "Router",
     "StreamingRequest",
     "Subscription",
+    "SubscriptionEvent",
     "Swill",
     "Topic",
     "TopicEvent",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._asgi import ASGITransport
 from ._call import Call
 from ._client import DEFAULT_WINDOW, UNSET, Client, retry_delay
+from ._subscribe import SubscriptionEvent
 from ._transport import AsyncTransport, TransportClosed, TransportConnection, TransportError, WebSocketTransport
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "AsyncTransport",
     "Call",
     "Client",
+    "SubscriptionEvent",
     "TransportClosed",
     "TransportConnection",
     "TransportError",

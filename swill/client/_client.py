@@ -8,6 +8,10 @@ Rules:
    and every later call raises the refusal's error.
 2. Failed connection attempts back off: each call makes at most one attempt, after waiting out
    the delay the previous failures earned (within its own deadline).
+4. Credentials (`auth=`): the function is called before every connection attempt and its result
+   goes out as AUTH, the connection's first frame. After a 4401 close it is called once more
+   and the client reconnects at once; a second 4401 in a row (no call served in between) is a
+   refusal like any other 44xx. Credentials are never logged nor put in the URL.
 3. A call's deadline is its `timeout=`, else the remaining time of the Swill handler it is made
    from (deadline propagation), capped by the client's default `timeout`.
 """
@@ -16,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import inspect
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, overload
 
 from .._errors import Code, Error
@@ -27,7 +32,8 @@ from .._protocol import SUBPROTOCOL
 from .._server import current_deadline
 from .._telemetry import inject_trace_context
 from ._call import Call, decoder_for
-from ._connection import Connection
+from ._connection import NO_CREDENTIALS, Connection
+from ._subscribe import SubscriptionEvent, subscribe
 from ._transport import AsyncTransport, TransportError, WebSocketTransport
 
 if TYPE_CHECKING:
@@ -87,6 +93,13 @@ class Client:
         reconnect_delay: The first delay, in seconds, after a failed connection attempt; it
             doubles with each failure, up to `max_reconnect_delay`.
         max_reconnect_delay: The longest delay between connection attempts.
+        auth: A function (sync or async) returning the credentials to send in AUTH (PROTOCOL.md
+            section 1b), any MessagePack value such as `{"token": "..."}`. Called before every
+            connection, and once more after a 4401 close. An exception it raises fails the
+            connection attempt with `UNAUTHENTICATED`.
+        backoff: The delay in seconds before attempt number `n` (1 after one failure) of a
+            reconnection or of a subscription's resumption. Default: `retry_delay` with
+            `reconnect_delay` and `max_reconnect_delay` (exponential, with jitter).
     """
 
     def __init__(
@@ -103,6 +116,8 @@ class Client:
         transport: AsyncTransport | None = None,
         reconnect_delay: float = 0.1,
         max_reconnect_delay: float = 5.0,
+        auth: Callable[[], Any] | None = None,
+        backoff: Callable[[int], float] | None = None,
     ) -> None:
         self.url = url
         self.metadata: dict[str, Any] = dict(metadata or {})
@@ -123,6 +138,9 @@ class Client:
         self._refused: Error | None = None
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.auth = auth
+        self._backoff = backoff
+        self._auth_retried = False  # the last connection closed with 4401, and auth was retried
 
     def __repr__(self) -> str:
         return f"<Client {self.url}>"
@@ -338,15 +356,86 @@ class Client:
             return now + inherited, None
         return now + seconds, seconds
 
+    def subscribe(
+        self,
+        rpc: str,
+        after: int | None = None,
+        *,
+        value_type: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+        window: int | _Unset | None = UNSET,
+    ) -> AsyncIterator[SubscriptionEvent[Any]]:
+        """Iterate the events of a resumable stream (PROTOCOL.md section 7b), re-opening it by
+        itself, with the last id delivered, after a lost connection, GOAWAY or `UNAVAILABLE`.
+
+        ```python
+        async for event in client.subscribe("temperature", after=None):
+            print(event.id, event.value, event.missed, event.restarted)
+        ```
+
+        Args:
+            rpc: A resumable rpc, such as a topic exposed with `app.expose`.
+            after: The id of the last event already seen (`None`: from now on, or from the
+                topic's replay).
+            value_type: Decode each event's value into this type.
+            metadata: Client metadata for each call, added to the client's.
+            window: The flow-control window (default: the client's).
+
+        Raises:
+            swill.Error: Any failure a new connection can't cure ends the iteration (a refusal,
+                `INVALID_ARGUMENT`, ...); see docs/client-behaviour.md.
+        """
+        return subscribe(self, rpc, after, value_type, metadata, window)
+
     # Connections.
 
     async def connect(self) -> None:
-        """Open a connection now rather than at the first call.
+        """Open a connection now rather than at the first call, and wait for its HELLO.
 
         Raises:
             swill.Error: `UNAVAILABLE` when the server can't be reached, or a refusal's code.
         """
-        await self._connection()
+        conn = await self._connection()
+        await conn.wait_hello()
+
+    async def reauthenticate(self) -> None:
+        """Call `auth` and send its fresh credentials on the live connection; calls go on.
+
+        Without a live connection this does nothing: the next connection calls `auth` anyway.
+
+        Raises:
+            RuntimeError: The client has no `auth`.
+            swill.Error: `UNAUTHENTICATED` when `auth` raised.
+        """
+        if self.auth is None:
+            raise RuntimeError("reauthenticate() needs Client(auth=...)")
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        credentials = await self._credentials()
+        conn.reauthenticate(credentials)
+        await conn.flush()
+
+    async def _credentials(self) -> Any:
+        """What `auth` returns now, awaited when it is async.
+
+        Raises:
+            swill.Error: `UNAUTHENTICATED` with the message of what `auth` raised.
+        """
+        assert self.auth is not None
+        try:
+            credentials = self.auth()
+            if inspect.isawaitable(credentials):
+                credentials = await credentials
+        except Exception as exc:
+            raise Error(Code.UNAUTHENTICATED, f"auth failed: {exc}") from None
+        return credentials
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before attempt number `attempt` (1 after one failure)."""
+        if self._backoff is not None:
+            return self._backoff(attempt)
+        return retry_delay(attempt, self.reconnect_delay, self.max_reconnect_delay)
 
     async def ping(self, timeout: float | None = 10.0) -> float:  # noqa: ASYNC109
         """Send a PING frame and wait for its PONG. Returns the round trip in seconds.
@@ -424,6 +513,13 @@ class Client:
             delay = self._next_attempt - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            credentials = NO_CREDENTIALS
+            if self.auth is not None:
+                try:
+                    credentials = await self._credentials()
+                except Error:
+                    self._failed(loop)
+                    raise
             try:
                 transport = await self.transport.connect(
                     self.url, subprotocols=[SUBPROTOCOL], headers=self.headers, max_size=self.max_size
@@ -431,16 +527,11 @@ class Client:
             except TransportError as exc:
                 self._failed(loop)
                 raise Error(Code.UNAVAILABLE, f"can't connect to {self.url}: {exc}") from None
-            conn = Connection(transport, on_closed=self._closed_connection, on_goaway=self._goaway)
+            conn = Connection(
+                transport, on_closed=self._closed_connection, on_goaway=self._goaway, on_hello=self._hello
+            )
             self._connections.add(conn)
-            try:
-                await conn.start(self.connect_timeout, self.keepalive)
-            except Error as error:
-                self._failed(loop)
-                if _refusal(conn.error):
-                    self._refused = conn.error
-                raise Error(error.code, error.message, error.data) from None
-            self._failures = 0
+            conn.start(credentials, self.connect_timeout, self.keepalive)
             self._conn = conn
             return conn
         finally:
@@ -448,9 +539,10 @@ class Client:
 
     def _failed(self, loop: asyncio.AbstractEventLoop) -> None:
         self._failures += 1
-        self._next_attempt = loop.time() + retry_delay(
-            self._failures, self.reconnect_delay, self.max_reconnect_delay
-        )
+        self._next_attempt = loop.time() + self.backoff(self._failures)
+
+    def _hello(self, conn: Connection) -> None:
+        self._failures = 0
 
     def _goaway(self, conn: Connection) -> None:
         if self._conn is conn:
@@ -461,11 +553,28 @@ class Client:
         was_current = self._conn is conn
         if was_current:
             self._conn = None
-        if _refusal(conn.error):
-            self._refused = conn.error
-        elif was_current and not self._closed and conn.error is not None and conn.error.code is Code.UNAVAILABLE:
-            # Lost unexpectedly: the server may be restarting; don't hammer it.
-            self._failed(conn.loop)
+        error = conn.error
+        if self._closed or error is None:
+            return
+        close_code = error.data.get("close_code") if isinstance(error.data, dict) else None
+        if close_code == 4401 and self.auth is not None and (conn.served or not self._auth_retried):
+            # Fresh credentials may cure it: once, at once.
+            self._auth_retried = True
+            self._next_attempt = 0.0
+            self._reconnect()
+        elif _refusal(error):
+            self._refused = error
+        else:
+            self._auth_retried = False
+            if was_current and error.code is Code.UNAVAILABLE:
+                # Lost unexpectedly: the server may be restarting; don't hammer it.
+                self._failed(conn.loop)
+
+    def _reconnect(self) -> None:
+        """Start a connection attempt now, for calls to come (a subscription's, typically)."""
+        if self._connecting is None and self._loop is not None:
+            task = self._connecting = self._loop.create_task(self._connect(self._loop), name="swill client connect")
+            task.add_done_callback(_retrieve)
 
 
 def _refusal(error: Error | None) -> bool:

@@ -9,9 +9,10 @@ Rules:
    woken for frames queued where nothing can await (`cancel()`, credit) and for what a cancelled
    flush left. A transport writes a message before it waits for room, so cancelling a flush
    never cuts a frame; what it had not reached yet is left to the writer task.
-3. The connection waits for HELLO before it takes calls: the limits in it (message size, client
-   window, concurrent calls) apply from the first REQUEST.
-4. At most `max_concurrent_calls` (from HELLO) are open at once; more wait for a slot, in order.
+3. The connection takes calls at once, without waiting for HELLO (PROTOCOL.md section 1a): AUTH,
+   when there are credentials, is its first frame and REQUESTs follow it. Until HELLO arrives
+   the protocol's default limits apply; HELLO's replace them.
+4. At most `max_concurrent_calls` are open at once; more wait for a slot, in order.
    After GOAWAY or a lost connection, waiters go back to the client for a new connection: nothing
    was sent for them yet.
 5. A lost connection fails its open calls with `UNAVAILABLE`; a 44xx close (a refusal, PROTOCOL.md
@@ -39,24 +40,27 @@ from .._protocol import (
     MetadataReceived,
     PongReceived,
     ResponseReceived,
+    Settings,
 )
 from ._transport import TransportClosed, TransportConnection
 
 if TYPE_CHECKING:
     from ._call import Call
 
-__all__ = ["REFUSAL_CODES", "Connection", "close_error"]
+__all__ = ["NO_CREDENTIALS", "REFUSAL_CODES", "Connection", "close_error"]
 
 logger: Final = logging.getLogger("swill.client")
 
 REFUSAL_CODES: Final = {
-    4400: Code.INVALID_ARGUMENT,
     4401: Code.UNAUTHENTICATED,
     4403: Code.PERMISSION_DENIED,
-    4404: Code.NOT_FOUND,
     4429: Code.RESOURCE_EXHAUSTED,
 }
-"""What a 44xx close code says, as a `Code`; other 44xx codes are `UNKNOWN`."""
+"""What a 44xx close code says, as a `Code`; 4400 and every other 44xx is `FAILED_PRECONDITION`
+(docs/client-behaviour.md)."""
+
+NO_CREDENTIALS: Final[Any] = object()
+"""Marks a connection without credentials: it sends no AUTH."""
 
 CLOSE_TIMEOUT: Final = 10.0
 """Seconds `close()` waits for the transport to close (which has a closing timeout of its own)."""
@@ -67,7 +71,7 @@ def close_error(code: int, reason: str) -> Error:
     if 4400 <= code <= 4499:
         detail = f": {reason}" if reason else ""
         return Error(
-            REFUSAL_CODES.get(code, Code.UNKNOWN),
+            REFUSAL_CODES.get(code, Code.FAILED_PRECONDITION),
             f"the server refused the connection (close code {code}){detail}",
             {"close_code": code},
         )
@@ -84,6 +88,7 @@ class Connection:
         transport: The open WebSocket.
         on_closed: Called once when the connection closes, however it closes.
         on_goaway: Called when the server sends GOAWAY.
+        on_hello: Called when the server's HELLO arrives.
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class Connection:
         *,
         on_closed: Callable[[Connection], None],
         on_goaway: Callable[[Connection], None],
+        on_hello: Callable[[Connection], None] | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.transport = transport
@@ -103,12 +109,15 @@ class Connection:
         self.error: Error | None = None
         self._on_closed = on_closed
         self._on_goaway = on_goaway
-        self._free = 0
+        self._on_hello_cb = on_hello
+        self.served = False  # a call got a frame: the server took this connection's credentials
+        self._free = self.protocol.settings.max_concurrent_calls  # the default, until HELLO
         self._slot_waiters: deque[asyncio.Future[bool]] = deque()
         self._wake = asyncio.Event()
         self._writing = False  # a task is writing `_pending` and what the protocol queues
         self._pending: deque[bytes] = deque()
         self._hello: asyncio.Future[None] = self.loop.create_future()
+        self._hello_timer: asyncio.TimerHandle | None = None
         self._pings: dict[int, asyncio.Future[None]] = {}
         self._nonce = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,26 +134,39 @@ class Connection:
             GoAwayReceived: self._on_goaway_frame,
         }
 
-    async def start(self, hello_timeout: float | None, keepalive: float | None) -> None:
-        """Start reading and writing, and wait for HELLO.
+    def start(self, credentials: Any, hello_timeout: float | None, keepalive: float | None) -> None:
+        """Start reading and writing; send AUTH first when there are `credentials`.
 
-        Raises:
-            swill.Error: No HELLO within `hello_timeout` (`UNAVAILABLE`), or the connection closed
-                before it (a refusal's code, or `UNAVAILABLE`).
+        Calls may start at once. A connection whose HELLO does not come within `hello_timeout`
+        is given up (its calls fail with `UNAVAILABLE`).
         """
+        if credentials is not NO_CREDENTIALS:
+            self.protocol.send_auth(credentials)
+            self._wake.set()
         self._tasks.append(self.loop.create_task(self._read(), name="swill client reader"))
         self._tasks.append(self.loop.create_task(self._write(), name="swill client writer"))
-        try:
-            async with asyncio.timeout(hello_timeout):
-                await asyncio.shield(self._hello)
-        except TimeoutError:
-            await self.close(1002, "no HELLO")
-            raise Error(Code.UNAVAILABLE, f"the server sent no HELLO within {hello_timeout} s") from None
-        except BaseException:
-            await self.close()
-            raise
+        if hello_timeout is not None:
+            self._hello_timer = self.loop.call_later(hello_timeout, self._no_hello, hello_timeout)
         if keepalive is not None:
             self._tasks.append(self.loop.create_task(self._keepalive(keepalive), name="swill client keepalive"))
+
+    def _no_hello(self, hello_timeout: float) -> None:
+        if not self._hello.done():
+            self.abort(Error(Code.UNAVAILABLE, f"the server sent no HELLO within {hello_timeout} s"))
+
+    async def wait_hello(self) -> None:
+        """Wait for HELLO.
+
+        Raises:
+            swill.Error: The connection closed before it (a refusal's code, or `UNAVAILABLE`).
+        """
+        await asyncio.shield(self._hello)
+
+    def reauthenticate(self, credentials: Any) -> None:
+        """Send AUTH with fresh credentials on this connection (its calls go on)."""
+        if not self.closed:
+            self.protocol.send_auth(credentials)
+            self._wake.set()
 
     # Slots.
 
@@ -310,6 +332,7 @@ class Connection:
     # Events from the protocol.
 
     def _on_message(self, event: MessageReceived) -> None:
+        self.served = True
         call = self.calls.get(event.id)
         if call is not None and not call._settled:  # the hottest path: straight into the inbox
             call._inbox.append(event.data)
@@ -317,16 +340,19 @@ class Connection:
                 call._wake()
 
     def _on_response(self, event: ResponseReceived) -> None:
+        self.served = True
         call = self.calls.get(event.id)
         if call is not None:
             call._on_response(event.data, event.leading, event.trailing)
 
     def _on_end(self, event: EndOfStream) -> None:
+        self.served = True
         call = self.calls.get(event.id)
         if call is not None:
             call._on_end(event.metadata)
 
     def _on_metadata(self, event: MetadataReceived) -> None:
+        self.served = True
         call = self.calls.get(event.id)
         if call is not None:
             call._on_metadata(event.metadata)
@@ -335,6 +361,7 @@ class Connection:
         if event.id == 0:
             logger.warning("the server reported a connection error: %s", event.error)
             return
+        self.served = True
         call = self.calls.get(event.id)
         if call is not None:
             call._on_error(event.error)
@@ -352,8 +379,13 @@ class Connection:
 
     def _on_hello(self, event: HelloReceived) -> None:
         if not self._hello.done():
-            self._free = self.protocol.settings.max_concurrent_calls
+            # The default limit applied until now; the server's replaces it.
+            self._free += self.protocol.settings.max_concurrent_calls - Settings().max_concurrent_calls
             self._hello.set_result(None)
+            if self._hello_timer is not None:
+                self._hello_timer.cancel()
+            if self._on_hello_cb is not None:
+                self._on_hello_cb(self)
 
     def _on_pong(self, event: PongReceived) -> None:
         pong = self._pings.get(event.nonce)
@@ -376,6 +408,8 @@ class Connection:
         self.closed = True
         self.error = error
         self._stop_accepting()
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
         if not self._hello.done():
             self._hello.set_exception(error)
             self._hello.exception()  # retrieved: `start` raises it, if it is still waiting
