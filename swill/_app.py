@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.lowlevel
@@ -19,6 +18,7 @@ from . import __version__
 from ._asgi import ConnectionHandler
 from ._connection import Connection
 from ._hooks import CONNECTION_HOOKS, ConnectionHooks, HookRegistry, RouteHooks
+from ._origins import local_origins_from_environment, origin_refusal
 from ._protocol import SUBPROTOCOL, Settings
 from ._registry import RESERVED_PREFIX, HandlerSpec, spec_from_function
 
@@ -167,8 +167,12 @@ class Swill(_Handlers):
         debug: Send tracebacks of unmapped exceptions to clients in `INTERNAL` errors' `data`.
         introspection: Serve the built-in `swill.introspect` rpc.
         playground: Serve the playground page at `GET /swill`.
-        allowed_origins: Origins allowed to open connections. `None`: requests without `Origin`
-            and same-origin ones; `["*"]`: any.
+        allowed_origins: Origins allowed to open connections besides same-origin ones (always
+            accepted) and requests without `Origin`: `None` for none, `["*"]` for any, or a list.
+            A refused origin is accepted and closed with 4403 and a reason naming it.
+        local_origins: Also accept pages on `http://localhost:<any port>` (127.0.0.1, [::1]) when
+            the connection is made to a loopback host, for a frontend dev server. `None`: on only
+            under `swill run --dev`. It never accepts anything on a server reached by its name.
         max_message_size: The largest message accepted, in bytes (inclusive).
         max_concurrent_calls: Open calls allowed per connection.
         client_window: The credit a client gets for each streamed request (messages).
@@ -187,6 +191,7 @@ class Swill(_Handlers):
         introspection: bool = True,
         playground: bool = True,
         allowed_origins: Sequence[str] | None = None,
+        local_origins: bool | None = None,
         max_message_size: int = 1 << 20,
         max_concurrent_calls: int = 100,
         client_window: int = 16,
@@ -203,6 +208,7 @@ class Swill(_Handlers):
         self.introspection = introspection
         self.playground = playground
         self.allowed_origins = None if allowed_origins is None else list(allowed_origins)
+        self.local_origins = local_origins_from_environment() if local_origins is None else local_origins
         self.settings = Settings(
             max_message_size=max_message_size,
             max_concurrent_calls=max_concurrent_calls,
@@ -407,15 +413,15 @@ class Swill(_Handlers):
         offered = connection.subprotocols
         if offered and SUBPROTOCOL not in offered:
             return f"subprotocol {SUBPROTOCOL} not offered"
-        origin = connection.headers.get("origin")
-        if origin is None or (self.allowed_origins is not None and "*" in self.allowed_origins):
-            return None
-        if self.allowed_origins is None:
-            if _same_origin(origin, connection):
-                return None
-        elif origin in self.allowed_origins:
-            return None
-        return f"origin {origin!r} is not allowed"
+        return None
+
+    def check_origin(self, connection: Connection) -> str | None:
+        """Why a handshake's `Origin` is refused (accept, then close with 4403 and this reason), or
+        `None` to go on."""
+        headers = connection.headers
+        return origin_refusal(
+            headers.get("origin"), headers.get("host"), self.allowed_origins, local=self.local_origins
+        )
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[Any]:
@@ -453,14 +459,6 @@ class Swill(_Handlers):
 
                 await anyio.lowlevel.checkpoint()
                 end_subscriptions(self)
-
-
-def _same_origin(origin: str, connection: Connection) -> bool:
-    host = connection.headers.get("host")
-    if host is None:
-        return False
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
 async def _maybe_await(value: Any) -> Any:

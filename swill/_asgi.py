@@ -13,8 +13,10 @@ Rules:
    before it queues; so does the receive loop, which then stops reading the client, as TCP would.
    A connection whose writer cannot finish (a client that stopped reading) is abandoned after a
    bounded wait when it is closed.
-4. Refusals follow PROTOCOL.md: a bad Origin or subprotocol is refused before accept (HTTP 403); a
-   hook's `Error` accepts and at once closes with 4000 + an HTTP-like status.
+4. Refusals follow PROTOCOL.md: a bad subprotocol is refused before accept (HTTP 403); a refused
+   Origin is accepted and at once closed with 4403 and the reason, which a browser shows and an
+   HTTP status it never sees would not; a hook's `Error` accepts and at once closes with 4000 +
+   an HTTP-like status.
 """
 
 from __future__ import annotations
@@ -108,16 +110,19 @@ class ConnectionHandler:
             return
         refusal = self.app.check_handshake(self.connection)
         if refusal is not None:
-            logger.info("refused connection from %s: %s", self.connection.client, refusal)
+            logger.info("refused connection from %s: %s", _peer(self.connection), refusal)
             await self._send({"type": "websocket.close", "code": 1008, "reason": refusal})
+            return
+        refusal = self.app.check_origin(self.connection)
+        if refusal is not None:
+            logger.info("refused connection from %s: %s", _peer(self.connection), refusal)
+            await self._send(self._accept_message())
+            await self._send({"type": "websocket.close", "code": 4403, "reason": close_reason(refusal)})
             return
         hooks = self.app.connection_hooks
         try:
             error = await self._run_connection_hooks(hooks.before_connection, hooks.before_accept)
-            accept: dict[str, Any] = {"type": "websocket.accept"}
-            if SUBPROTOCOL in self.connection.subprotocols:
-                accept["subprotocol"] = SUBPROTOCOL
-            await self._send(accept)
+            await self._send(self._accept_message())
             if error is not None:
                 await self._send(
                     {
@@ -156,6 +161,12 @@ class ConnectionHandler:
             self._closed = True
             self._wake.set()
 
+    def _accept_message(self) -> dict[str, Any]:
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        if SUBPROTOCOL in self.connection.subprotocols:
+            accept["subprotocol"] = SUBPROTOCOL
+        return accept
+
     def _log(self, event: str) -> None:
         if connection_logger.isEnabledFor(logging.INFO):  # not even a call when the logger is off
             connection = self.connection
@@ -163,7 +174,7 @@ class ConnectionHandler:
                 "%s %s %s",
                 connection.id,
                 event,
-                connection.client,
+                _peer(connection),
                 extra={"event": event, "connection_id": connection.id, "client": connection.client},
             )
 
@@ -377,6 +388,12 @@ class ConnectionHandler:
         with anyio.move_on_after(CLOSE_LINGER):
             await self._idle.wait()
         await self.close(1001, "server shutting down")
+
+
+def _peer(connection: Connection) -> str:
+    """`host:port` of the client, as uvicorn writes it in its own log lines."""
+    client = connection.client
+    return "unknown" if client is None else f"{client.host}:{client.port}"
 
 
 def _asyncio_loop() -> asyncio.AbstractEventLoop | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 import socket
@@ -29,15 +30,18 @@ from . import __version__
 from ._codegen.cli import add_subcommands as add_codegen_subcommands
 from ._errors import Error
 from ._frames import NO_DATA
+from ._origins import DEV_ENVIRONMENT
 from .client import Call, Client
 
-__all__ = ["EXIT_CALL_FAILED", "EXIT_CONNECTION", "EXIT_USAGE", "DrainingServer", "main", "normalize_url"]
+__all__ = ["EXIT_CALL_FAILED", "EXIT_CONNECTION", "EXIT_USAGE", "DrainingServer", "log_config", "main", "normalize_url"]
 
 logger: Final = logging.getLogger("swill")
 
 EXIT_CALL_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_CONNECTION: Final = 3
+
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 class UsageError(Exception):
@@ -90,8 +94,15 @@ def _add_run(commands: Commands[argparse.ArgumentParser]) -> None:
     run.add_argument("--host", default="127.0.0.1", help="the address to bind (default: %(default)s)")
     run.add_argument("--port", type=int, default=8000, help="the port to bind; 0 picks one (default: %(default)s)")
     run.add_argument("--reload", action="store_true", help="restart when files under the current directory change")
+    run.add_argument(
+        "--dev",
+        action="store_true",
+        help="development: accept pages on http://localhost:<any port> (a frontend dev server); "
+        "only with a loopback --host",
+    )
     run.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
     run.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug", "trace"])
+    run.add_argument("--access-log", action="store_true", help="log one line per call (the swill.access logger)")
     run.add_argument("--ws-max-size", type=int, help="uvicorn's hard message size limit (default: from the app)")
     run.add_argument("--root-path", default="", help="the ASGI root_path, when served under a path prefix")
     run.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from --forwarded-allow-ips")
@@ -283,6 +294,8 @@ async def _send_stdin(call: Call[Any]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     sys.path.insert(0, os.getcwd())  # as uvicorn's --app-dir . does
+    if args.dev:
+        _start_dev_mode(args.host)
     app = _import_app(args.app)
     settings = getattr(app, "settings", None)
     ws_max_size = args.ws_max_size
@@ -303,9 +316,35 @@ def _run(args: argparse.Namespace) -> int:
         proxy_headers=args.proxy_headers,
         lifespan="on" if settings is not None else "auto",
         timeout_graceful_shutdown=args.timeout_graceful_shutdown,
+        log_config=log_config(args.log_level, access_log=args.access_log),
         **options,
     )
+    if args.dev:  # after the line above, which set up logging
+        logger.warning(
+            "development mode (--dev): pages on http://localhost:<any port> may connect. Never in production."
+        )
     return _serve(config)
+
+
+def log_config(level: str, *, access_log: bool = False) -> dict[str, Any]:
+    """uvicorn's logging configuration, with Swill's loggers printed in its format: refusals and
+    errors (`swill`), connections opening and closing (`swill.connection`) and, with
+    `access_log`, one line per call (`swill.access`)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["swill"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    # Off, Swill does not even build the access record.
+    config["loggers"]["swill.access"] = {"level": level.upper() if access_log else "WARNING"}
+    return config
+
+
+def _start_dev_mode(host: str) -> None:
+    """`--dev`: local origins for the app (and the processes uvicorn starts), on loopback only."""
+    if host not in LOOPBACK_HOSTS:
+        raise UsageError(
+            f"--dev serves pages from localhost only, and --host {host} is not a loopback address: "
+            "use --host 127.0.0.1, or list your frontend's origins in Swill(allowed_origins=[...])"
+        )
+    os.environ[DEV_ENVIRONMENT] = "1"  # read by Swill(local_origins=None), here and in workers
 
 
 def _import_app(target: str) -> Any:

@@ -32,10 +32,12 @@ DEADLINE = 100.0  # seconds for one scenario, browser start included
 Handler = Callable[[str], None]
 
 
-def run_scenario(scenario: str, url: str, handle: Handler | None = None, **env: str) -> str:
-    """Run one scenario against the server at `url`; returns what it printed."""
+def run_scenario(
+    scenario: str, url: str, handle: Handler | None = None, *, script: Path = SCRIPT, **env: str
+) -> str:
+    """Run one scenario of `script` against the server at `url`; returns what it printed."""
     with subprocess.Popen(
-        ["node", str(SCRIPT), scenario],
+        ["node", str(script), scenario],
         cwd=REPO,
         env={**os.environ, "SWILL_URL": url, "ARTIFACTS": str(env.pop("artifacts", ARTIFACTS)), **env},
         stdin=subprocess.PIPE,

@@ -90,7 +90,7 @@ def test_connection_problems_exit_with_3(url: str) -> None:
     assert done.stderr.startswith(f"swill: can't connect to ws://127.0.0.1:{port}/ws: ")
     done = swill_command("call", url, "add", "[1, 2]", "-H", "Origin: http://evil.example")
     assert done.returncode == 3
-    assert "HTTP 403" in done.stderr
+    assert "origin http://evil.example is not allowed: add it to Swill(allowed_origins=[...])" in done.stderr
     done = swill_command("call", url, "close_connection", "1011")
     assert done.returncode == 3
     assert done.stderr.startswith("error: UNAVAILABLE: the connection closed (code 1011")
@@ -130,6 +130,7 @@ class Served:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         self.log: list[str] = []
+        self._logged = threading.Condition()
         self._port: int | None = None
         self._listening = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -142,7 +143,9 @@ class Served:
         assert self.process.stderr is not None
         started = 0
         for line in self.process.stderr:
-            self.log.append(line)
+            with self._logged:
+                self.log.append(line)
+                self._logged.notify_all()
             if "Uvicorn running on http://127.0.0.1:" in line:
                 self._port = int(line.split("127.0.0.1:")[1].split()[0])
             elif "Application startup complete." in line:
@@ -150,6 +153,18 @@ class Served:
             if self._port is not None and started == self.workers:  # every worker listens
                 self._listening.set()
         self._listening.set()
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        """The first line of the log that contains `text`, waiting for it up to `timeout` seconds."""
+
+        def found() -> str | None:
+            return next((line for line in self.log if text in line), None)
+
+        with self._logged:
+            self._logged.wait_for(lambda: found() is not None, timeout)
+            line = found()
+        assert line is not None, f"{text!r} not in the log:\n{''.join(self.log)}"
+        return line
 
     def stop(self) -> int:
         if self.process.poll() is None:

@@ -76,8 +76,9 @@ async def test_handshake_refused_by_origin(url: str) -> None:
     async with Client(url, headers={"Origin": "http://evil.example"}) as client:
         with pytest.raises(swill.Error) as info:
             await client.call("add", (1, 2))
-        assert info.value.code is swill.Code.UNAVAILABLE
-        assert "HTTP 403" in info.value.message
+        # PROTOCOL.md section 6: accepted, then closed with 4403 and a reason the error carries.
+        assert info.value.code is swill.Code.PERMISSION_DENIED
+        assert "origin http://evil.example is not allowed: add it to Swill(allowed_origins=[...])" in info.value.message
 
 
 async def test_server_killed_mid_stream(server_process: Callable[..., ServerProcess]) -> None:

@@ -114,7 +114,8 @@ async def test_refused_handshake() -> None:
     async with TestClient(make_app(), headers={"Origin": "http://evil.example"}) as client:
         with pytest.raises(swill.Error) as info:
             await client.call("add", (1, 1))
-        assert "HTTP 403" in info.value.message
+        assert info.value.code is swill.Code.PERMISSION_DENIED
+        assert "origin http://evil.example is not allowed" in info.value.message
 
 
 async def test_failed_startup_is_raised() -> None:

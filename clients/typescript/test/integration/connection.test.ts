@@ -102,6 +102,23 @@ it("does not reconnect after the server refuses the connection (4401)", async ()
   expect(seen).toEqual([]);
 });
 
+it("says why the server refused the page's origin, and does not reconnect (4403)", async () => {
+  const server = await serve();
+  // A browser sends its page's origin; `ws` sends one when asked to.
+  class ForeignPage extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { origin: "http://localhost:5173" });
+    }
+  }
+  const client = connect(server.url, { WebSocket: ForeignPage, backoff: { initialDelayMs: 1 } });
+  const seen = record(client);
+  const error = await rejection(client.call("add", [1, 1]));
+  expect(error.code).toBe(Code.PERMISSION_DENIED);
+  expect(error.message).toContain("origin http://localhost:5173 is not allowed");
+  expect(error.message).toContain("swill run --dev");
+  expect(seen).toEqual([]);
+});
+
 it("keeps a connection alive with PING frames the server answers", async () => {
   const server = await serve();
   const client = connect(server.url, { pingIntervalMs: 20, pongTimeoutMs: 500 });
