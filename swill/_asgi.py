@@ -52,6 +52,7 @@ __all__ = ["CLOSE_CODES", "SEND_HIGH_WATER", "ConnectionHandler"]
 
 logger: Final = logging.getLogger("swill")
 connection_logger: Final = logging.getLogger("swill.connection")
+protocol_logger: Final = logging.getLogger("swill.protocol")
 
 CLOSE_CODES: Final = {
     Code.UNAUTHENTICATED: 4401,
@@ -145,6 +146,8 @@ class ConnectionHandler:
         finally:
             self.app.connections.discard(self.connection)
             self._log("close")
+            if self.protocol.violations:
+                self._log_violations()
             with anyio.CancelScope(shield=True):
                 await self._after_connection()
 
@@ -178,6 +181,22 @@ class ConnectionHandler:
                 extra={"event": event, "connection_id": connection.id, "client": connection.client},
             )
 
+    def _log_violations(self) -> None:
+        """One line per kind of protocol error the client made, with a count: a client's mistakes
+        fill the log in proportion to clients, not messages, and carry no traceback."""
+        connection = self.connection
+        for kind, violation in self.protocol.violations.items():
+            protocol_logger.info(
+                "%s %s: %d %s%s, first: %s",
+                connection.id,
+                connection.client,
+                violation.count,
+                kind,
+                "" if violation.count == 1 else "s",
+                violation.first,
+                extra={"connection_id": connection.id, "kind": kind, "count": violation.count},
+            )
+
     async def _run_connection_hooks(self, *chains: tuple[Any, ...]) -> Error | None:
         try:
             for chain in chains:
@@ -199,15 +218,19 @@ class ConnectionHandler:
         receive = self._receive
         protocol = self.protocol
         dispatch = self._dispatch
+        debug = protocol_logger.isEnabledFor(logging.DEBUG)
         while True:
             message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":
                 data = message.get("bytes")
+                seen = protocol.violation_count
                 if data is not None:
                     protocol.receive_data(data)
                 else:
                     protocol.receive_text(message.get("text") or "")
+                if debug and protocol.violation_count != seen:
+                    self._debug_violation()
                 for event in protocol.events_received():
                     dispatch(event)
                 if protocol.has_data_to_send():
@@ -215,6 +238,11 @@ class ConnectionHandler:
             elif kind == "websocket.disconnect":
                 self._closed = True
                 return
+
+    def _debug_violation(self) -> None:
+        assert self.protocol.last_violation is not None
+        kind, message = self.protocol.last_violation
+        protocol_logger.debug("%s %s: %s", self.connection.id, kind, message)
 
     def _dispatch(self, event: object) -> None:
         if isinstance(event, MessageReceived):

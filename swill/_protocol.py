@@ -15,6 +15,8 @@ Rules:
    application's hooks see that ending like any other. Until then the call's incoming frames are
    ignored.
 4. Frames for calls that are not open are ignored: they may race with the call's end.
+5. The server counts the client's protocol errors by kind (`violations`), so that the I/O layer
+   can log them in proportion to clients, not messages.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ __all__ = [
     "RpcInfo",
     "ServerProtocol",
     "Settings",
+    "Violation",
 ]
 
 PROTOCOL_VERSION: Final = 1
@@ -204,6 +207,15 @@ Event = (
 )
 
 
+@dataclass(slots=True)
+class Violation:
+    """How often a client broke the protocol in one way: the count, the first and last messages."""
+
+    first: str
+    count: int = 1
+    last: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What a server announces in HELLO (PROTOCOL.md section 1a)."""
@@ -319,11 +331,16 @@ class ServerProtocol(_Base):
         self._held_requests = 0
         self._held_last_id = 0
         self._held_limit = self.settings.max_concurrent_calls * (self.settings.client_window + 2)
+        self.violations: dict[str, Violation] = {}
+        """The client's protocol errors so far, by kind (`"malformed frame"`, ...)."""
+        self.violation_count = 0
+        self.last_violation: tuple[str, str] | None = None
 
     # Receiving.
 
     def receive_text(self, text: str) -> None:
         """A text message arrived: always a protocol error, answered on id 0."""
+        self._violation("text message", "text messages are not allowed; send binary frames")
         self._connection_error("text messages are not allowed; send binary frames")
 
     def receive_data(self, message: bytes) -> None:
@@ -400,7 +417,9 @@ class ServerProtocol(_Base):
     def _receive_request(self, frame: RequestFrame) -> None:
         id = frame.id
         if id <= self.last_id:
-            self._connection_error(f"call id {id} is not greater than {self.last_id}")
+            message = f"call id {id} is not greater than {self.last_id}"
+            self._violation("non-increasing call id", message)
+            self._connection_error(message)
             return
         self.last_id = id
         spec = self.registry.get(frame.rpc)
@@ -452,6 +471,7 @@ class ServerProtocol(_Base):
         try:
             call.receive(type_)
         except RemoteProtocolError as exc:
+            self._violation("frame against a call's rules", exc.message)
             self._fail(id, exc.code, exc.message)
             return False
         if type_ is FrameType.END_OF_STREAM:
@@ -472,6 +492,7 @@ class ServerProtocol(_Base):
     def _oversized(self, message: bytes) -> None:
         type_, id = peek(message)
         limit = f"message of {len(message)} bytes exceeds max_message_size ({self.settings.max_message_size})"
+        self._violation("oversized message", limit)
         if id is not None and type_ == FrameType.REQUEST and id > self.last_id:
             self.last_id = id
             self._refuse(id, Code.RESOURCE_EXHAUSTED, limit)
@@ -481,6 +502,7 @@ class ServerProtocol(_Base):
             self._connection_error(limit, Code.RESOURCE_EXHAUSTED)
 
     def _malformed(self, exc: FrameError) -> None:
+        self._violation("malformed frame", exc.message)
         id = exc.id
         if id is not None and id in self.calls and exc.type != FrameType.REQUEST:
             self._fail(id, Code.INVALID_ARGUMENT, exc.message)
@@ -489,6 +511,16 @@ class ServerProtocol(_Base):
             self._refuse(id, Code.INVALID_ARGUMENT, exc.message)
         else:
             self._connection_error(exc.message)
+
+    def _violation(self, kind: str, message: str) -> None:
+        self.violation_count += 1
+        self.last_violation = (kind, message)
+        violation = self.violations.get(kind)
+        if violation is None:
+            self.violations[kind] = Violation(message, last=message)
+        else:
+            violation.count += 1
+            violation.last = message
 
     def _fail(self, id: int, code: Code, message: str) -> None:
         if id not in self._failing:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import msgspec
 import pytest
+import websockets
 
-from tests.conftest import encode
+from tests.conftest import LiveServer, LogWatch, encode
 
 from .conftest import RawClient
 
@@ -65,3 +69,40 @@ async def test_absurd_lengths_are_malformed(client: RawClient) -> None:
     await client.send(b"\xdd\xff\xff\xff\xff", with_tail([0, 1, "add", None, None], b"\xdd\xff\xff\xff\xff"))
     assert (await client.recv())[:3] == [5, 0, "INVALID_ARGUMENT"]
     assert (await client.recv())[:3] == [5, 1, "INVALID_ARGUMENT"]
+
+
+async def test_a_clients_protocol_errors_log_a_line_per_kind_with_a_count(
+    server: LiveServer, watch_log: Callable[[str], LogWatch]
+) -> None:
+    protocol = watch_log("swill.protocol")
+    everything = watch_log("swill")
+    async with websockets.connect(server.url) as ws:
+        client = RawClient(ws)
+        await client.recv()  # HELLO
+        for _ in range(50):
+            await client.send(nested(DEEP), b"\xc1", "text")
+        await client.send([0, 5, "add", None, None, [1, 1]], [0, 5, "add", None, None, [1, 1]])
+        for _ in range(151):
+            await client.recv()
+    first = await protocol.wait(lambda r: r.kind == "malformed frame" and r.count == 100)  # type: ignore[attr-defined]
+    await protocol.wait_for(lambda records: sum(r.connection_id == first.connection_id for r in records) == 3)  # type: ignore[attr-defined]
+    lines = {r.kind: r for r in protocol.records if r.connection_id == first.connection_id}  # type: ignore[attr-defined]
+    assert {kind: record.count for kind, record in lines.items()} == {  # type: ignore[attr-defined]
+        "malformed frame": 100,
+        "text message": 50,
+        "non-increasing call id": 1,
+    }
+    assert all(record.exc_info is None for record in everything.records)
+    assert not any("Traceback" in message for message in everything.messages())
+
+
+async def test_each_protocol_error_is_logged_at_debug(server: LiveServer, watch_log: Callable[[str], LogWatch]) -> None:
+    log = watch_log("swill.protocol")
+    logging.getLogger("swill.protocol").setLevel(logging.DEBUG)  # restored by watch_log
+    async with websockets.connect(server.url) as ws:
+        client = RawClient(ws)
+        await client.recv()  # HELLO
+        await client.send("one", "two")
+        await client.recv()
+        await client.recv()
+    await log.wait_for(lambda records: sum(r.levelno == logging.DEBUG for r in records) == 2)

@@ -151,3 +151,22 @@ def test_client_ignores_a_frame_for_a_call_that_never_existed() -> None:
     client.receive_data(pack([1, MAX_ID + 1, 1]))
     [event] = client.events_received()  # the out-of-range id is malformed, the other ignored
     assert isinstance(event, ErrorReceived) and event.id == 0
+
+
+def test_the_server_counts_protocol_errors_by_kind() -> None:
+    server = ServerProtocol(registry)
+    for _ in range(3):
+        server.receive_data(b"\xc1")
+    server.receive_text("hi")
+    server.receive_data(pack([0, 2, "total"]))
+    server.receive_data(pack([0, 1, "add", None, None, [1, 2]]))
+    server.receive_data(pack([3, 2]))
+    server.receive_data(pack([3, 2]))
+    assert server.last_violation == ("frame against a call's rules", "END_OF_STREAM after the request was complete")
+    assert {kind: v.count for kind, v in server.violations.items()} == {
+        "malformed frame": 3,
+        "text message": 1,
+        "non-increasing call id": 1,
+        "frame against a call's rules": 1,
+    }
+    assert server.violation_count == 6
