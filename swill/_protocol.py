@@ -382,13 +382,20 @@ class ServerProtocol(_Base):
     def _receive_auth(self, frame: AuthFrame) -> None:
         if not self.check_auth:
             return  # a server that checks no credentials ignores AUTH
-        self._events.append(AuthReceived(_data_decoder.decode(frame.credentials)))
+        try:
+            credentials = _data_decoder.decode(frame.credentials)
+        except DECODE_ERRORS as exc:  # e.g. an invalid timestamp: hostile bytes, like any frame's
+            self._malformed(FrameError(f"malformed AUTH frame: {exc}", FrameType.AUTH, 0))
+            return
+        self._events.append(AuthReceived(credentials))
 
     def _hold(self, frame: _CallFrame) -> None:
         """Keep a call frame until an AUTH passes; refuse what is beyond the bounds."""
         if isinstance(frame, RequestFrame):
             if frame.id <= max(self.last_id, self._held_last_id):
-                self._connection_error(f"call id {frame.id} is not greater than {self._held_last_id}")
+                message = f"call id {frame.id} is not greater than {self._held_last_id}"
+                self._violation("non-increasing call id", message)
+                self._connection_error(message)
                 return
             self._held_last_id = frame.id
             if self._held_requests >= self.settings.max_concurrent_calls:

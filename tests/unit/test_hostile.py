@@ -170,3 +170,11 @@ def test_the_server_counts_protocol_errors_by_kind() -> None:
         "frame against a call's rules": 1,
     }
     assert server.violation_count == 6
+
+
+def test_auth_credentials_that_cannot_be_decoded_are_malformed() -> None:
+    server = ServerProtocol(registry, check_auth=True)
+    server.receive_data(frame_with([12, 0], b"\xd4\xff\x00"))  # an invalid timestamp
+    [frame] = decode_all(server.data_to_send())
+    assert frame[:3] == [5, 0, "INVALID_ARGUMENT"]
+    assert server.events_received() == []
