@@ -102,6 +102,14 @@ class Digest(msgspec.Struct):
     """The first 8 bytes."""
 
 
+class NoteRef(msgspec.Struct):
+    id: int
+
+
+class NoSuchNote(swill.DeclaredError[NoteRef], code=swill.Code.NOT_FOUND):
+    """There is no note with that id."""
+
+
 def make_app() -> swill.Swill:
     """A fresh demo app, with its own notes."""
     app = swill.Swill(__name__)
@@ -140,13 +148,13 @@ def make_app() -> swill.Swill:
         notes[note_id] = Note(note_id, new.title, new.body, new.tags, new.priority, new.due, created)
         return notes[note_id]
 
-    @notes_router.handle()
+    @notes_router.handle(errors=[NoSuchNote])
     async def get(request: swill.Request[Annotated[int, at.Gt(0)]]) -> Note:
-        """One note by id; `NOT_FOUND` when there is none."""
+        """One note by id; the declared error `NoSuchNote` when there is none."""
         try:
             return notes[request.data]
         except KeyError:
-            raise swill.Error(swill.Code.NOT_FOUND, f"no note {request.data}", data={"id": request.data}) from None
+            raise NoSuchNote(NoteRef(request.data), f"no note {request.data}") from None
 
     @notes_router.handle(name="list")
     async def list_notes(request: swill.Request[NoteFilter]) -> AsyncIterator[Note]:

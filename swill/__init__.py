@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 
 from ._app import Router, Swill
 from ._connection import Connection
+from ._declared import DeclaredError
 from ._errors import Code, Error
 from ._request import Request, Response, StreamingRequest
 from ._topics import Subscription, Topic, TopicEvent
@@ -17,6 +18,7 @@ __all__ = [
     "Client",
     "Code",
     "Connection",
+    "DeclaredError",
     "Error",
     "Request",
     "Response",

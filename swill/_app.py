@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from . import __version__
 from ._asgi import ConnectionHandler
 from ._connection import Connection
+from ._declared import DeclaredError
 from ._hooks import CONNECTION_HOOKS, ConnectionHooks, HookRegistry, RouteHooks
 from ._origins import local_origins_from_environment, origin_refusal
 from ._protocol import SUBPROTOCOL, Settings
@@ -60,28 +61,47 @@ class _Handlers(HookRegistry):
     def handle(self, fn: F, /) -> F: ...
 
     @overload
-    def handle(self, fn: None = None, /, *, name: str | None = None) -> Callable[[F], F]: ...
+    def handle(
+        self, fn: None = None, /, *, name: str | None = None, errors: Iterable[type[DeclaredError[Any]]] = ()
+    ) -> Callable[[F], F]: ...
 
-    def handle(self, fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+    def handle(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        errors: Iterable[type[DeclaredError[Any]]] = (),
+    ) -> F | Callable[[F], F]:
         """Register a handler; its rpc name defaults to the function's name.
 
         Args:
             name: The rpc name, e.g. `"chat.echo"` (a router adds its prefix).
+            errors: The declared errors (`swill.DeclaredError` subclasses) the rpc may end with,
+                for introspection, codegen and the playground (docs/errors.md).
 
         Raises:
-            TypeError: The function's signature is not a handler's.
-            ValueError: The name is taken, or under `swill.`.
+            TypeError: The function's signature is not a handler's, or `errors` holds something
+                that is not a declared error class.
+            ValueError: The name is taken, or under `swill.`; two declared errors share a name.
         """
 
         def register(fn: F) -> F:
-            self.add_handler(fn, name=name)
+            self.add_handler(fn, name=name, errors=errors)
             return fn
 
         return register(fn) if fn is not None else register
 
-    def add_handler(self, fn: Callable[..., Any], *, name: str | None = None, builtin: bool = False) -> HandlerSpec:
+    def add_handler(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        builtin: bool = False,
+        errors: Iterable[type[DeclaredError[Any]]] = (),
+    ) -> HandlerSpec:
         """Register `fn` as a handler (what `@handle()` does)."""
-        spec = spec_from_function(fn, name or fn.__name__, builtin=builtin)
+        spec = spec_from_function(fn, name or fn.__name__, builtin=builtin, errors=errors)
         self._check_unique(spec.name, spec)
         self.handlers[spec.name] = spec
         self._hooks_changed()

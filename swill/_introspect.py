@@ -98,22 +98,26 @@ def build_document(routes: Mapping[str, Route], *, topics: Iterable[Mapping[str,
     types: list[Any] = []
     for spec in specs:
         types += [spec.request_codec.type, spec.response_type]
+    declared = [error for spec in specs for error in spec.errors]
+    types += [error.detail_type for error in declared]
     schemas, components = schema_components(types)
+    error_schemas = iter(schemas[2 * len(specs) :])
     rpcs = []
     for index, (name, spec) in enumerate(zip(routes, specs, strict=True)):
         summary, description = split_doc(spec.doc)
-        rpcs.append(
-            {
-                "name": name,
-                "kind": rpc_kind(spec.request_stream, spec.response_stream),
-                "doc": spec.doc,
-                "summary": summary,
-                "description": description,
-                "builtin": spec.builtin,
-                "request": {"stream": spec.request_stream, "schema": schemas[2 * index]},
-                "response": {"stream": spec.response_stream, "schema": schemas[2 * index + 1]},
-            }
-        )
+        rpc: dict[str, Any] = {
+            "name": name,
+            "kind": rpc_kind(spec.request_stream, spec.response_stream),
+            "doc": spec.doc,
+            "summary": summary,
+            "description": description,
+            "builtin": spec.builtin,
+            "request": {"stream": spec.request_stream, "schema": schemas[2 * index]},
+            "response": {"stream": spec.response_stream, "schema": schemas[2 * index + 1]},
+        }
+        if spec.errors:  # declared errors (swill/_declared.py): name, code, doc, the detail's schema
+            rpc["errors"] = [{**error.describe(), "schema": next(error_schemas)} for error in spec.errors]
+        rpcs.append(rpc)
     hashed = {"rpcs": [rpc for rpc in rpcs if not rpc["builtin"]], "schemas": components}
     schema_hash = hashlib.sha256(msgspec.json.encode(hashed, order="sorted")).hexdigest()
     document = {"version": 1, "schema_hash": schema_hash, "rpcs": rpcs, "schemas": components}

@@ -12,11 +12,12 @@ from __future__ import annotations
 import collections.abc
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
+from ._declared import DeclaredError, check_declared
 from ._request import Request, Response, StreamingRequest
 from ._validation import TypeCodec
 
@@ -61,6 +62,7 @@ class HandlerSpec:
     takes_response: bool
     invoke: Invoke
     builtin: bool = False
+    errors: tuple[type[DeclaredError[Any]], ...] = ()
 
     @property
     def function_name(self) -> str:
@@ -75,11 +77,15 @@ def check_name(name: str, *, builtin: bool = False) -> None:
         raise ValueError(f"rpc names under {RESERVED_PREFIX!r} are reserved: {name!r}")
 
 
-def spec_from_function(fn: Callable[..., Any], name: str, *, builtin: bool = False) -> HandlerSpec:
+def spec_from_function(
+    fn: Callable[..., Any], name: str, *, builtin: bool = False, errors: Iterable[Any] = ()
+) -> HandlerSpec:
     """Read a handler's signature into a `HandlerSpec`.
 
     Raises:
-        TypeError: The signature is not one Swill can call.
+        TypeError: The signature is not one Swill can call, or `errors` holds something that is
+            not a declared error class.
+        ValueError: Two declared errors have the same name.
     """
     check_name(name, builtin=builtin)
     where = getattr(fn, "__qualname__", repr(fn))
@@ -106,6 +112,7 @@ def spec_from_function(fn: Callable[..., Any], name: str, *, builtin: bool = Fal
         takes_response=takes_response,
         invoke=invoke,
         builtin=builtin,
+        errors=check_declared(errors, where),
     )
 
 

@@ -42,6 +42,8 @@ class Rpc:
     response_stream: bool
     request: dict[str, Any]
     response: dict[str, Any]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    """Declared errors: `{"name", "code", "doc", "schema"}` each (docs/errors.md)."""
 
     @property
     def doc(self) -> str | None:
@@ -108,7 +110,7 @@ class Document:
         """Every schema node of the document, nested ones included."""
         roots: list[Any] = list(self.schemas.values())
         for rpc in self.rpcs:
-            roots += [rpc.request, rpc.response]
+            roots += [rpc.request, rpc.response, *(error.get("schema") for error in rpc.errors)]
         stack = roots
         while stack:
             node = stack.pop()
@@ -138,7 +140,17 @@ def _parse_rpc(item: Mapping[str, Any]) -> Rpc:
         response_stream=response_stream,
         request=dict(request.get("schema") or {}),
         response=dict(response.get("schema") or {}),
+        errors=[_parse_error(error) for error in item.get("errors") or () if isinstance(error, Mapping)],
     )
+
+
+def _parse_error(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": str(item.get("name")),
+        "code": str(item.get("code") or "UNKNOWN"),
+        "doc": item.get("doc"),
+        "schema": dict(item.get("schema") or {}),
+    }
 
 
 def ref_name(ref: str) -> str:

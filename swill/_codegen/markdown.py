@@ -89,6 +89,12 @@ class _Markdown:
             lines.append(f"- **{label}:** {self.message(schema, stream)}{_rules(schema)}")
             if isinstance(schema.get("properties"), Mapping):  # an inline object, not a shared type
                 lines += ["", *self.fields_table(schema)]
+        if rpc.errors:
+            lines.append("- **Declared errors:**")
+            for error in rpc.errors:
+                doc = f": {error['doc'].splitlines()[0]}" if error["doc"] else ""
+                detail = self.type_name(error["schema"])
+                lines.append(f"    - `{error['name']}` ({error['code']}), detail {detail}{doc}")
         return lines
 
     def type_section(self, name: str, schema: Mapping[str, Any]) -> list[str]:

@@ -49,7 +49,7 @@ _RESERVED: Final = frozenset(
         "Any", "Annotated", "Api", "BidiStream", "Call", "CallOptions", "ClientStream", "Generic",
         "Literal", "Mapping", "SCHEMA_HASH", "StreamOptions", "TracebackType", "TypeAlias",
         "TypedDict", "TypeVar", "Unpack", "Req", "Res", "AsyncIterator", "datetime", "decimal",
-        "is_up_to_date", "msgspec", "Client", "uuid", "annotations",
+        "is_up_to_date", "msgspec", "Client", "uuid", "annotations", "DeclaredError",
     }
 )  # fmt: skip
 _MEMBERS: Final = frozenset({"client"})
@@ -69,7 +69,7 @@ from types import TracebackType
 from typing import {typing}
 
 import msgspec
-from swill.client import Call, Client
+{swill}from swill.client import Call, Client
 
 __all__ = {all}
 
@@ -191,19 +191,46 @@ class _Python(Generator):
     def __init__(self, document: Document) -> None:
         super().__init__(document)
         self.tags = document.tagged()
+        self.error_names: dict[tuple[str, str, str], str] = {}  # (name, code, detail type): class
+
+    # Declared errors.
+
+    def error_classes(self) -> list[str]:
+        """A `DeclaredError` subclass per declared error (one for the same error of many rpcs)."""
+        out = []
+        for rpc in self.document.user_rpcs:
+            for error in rpc.errors:
+                detail = self.type(error["schema"])
+                key = (error["name"], error["code"], detail)
+                if key in self.error_names:
+                    continue
+                self.error_names[key] = ident = unique_identifier(error["name"].rsplit(".", 1)[-1], self.taken)
+                options = [f"DeclaredError[{detail}]", f"code={json.dumps(error['code'])}"]
+                if ident != error["name"]:
+                    options.append(f"name={json.dumps(error['name'])}")
+                doc = error["doc"] or f"The declared error `{error['name']}`."
+                out.append(f"\n\nclass {ident}({', '.join(options)}):\n{_docstring(doc, '    ')}\n")
+        return out
+
+    def errors_of(self, rpc: Rpc) -> list[str]:
+        """The generated classes of an rpc's declared errors."""
+        return [self.error_names[(e["name"], e["code"], self.type(e["schema"]))] for e in rpc.errors]
 
     def module(self, title: str | None) -> str:
         schemas = self.document.schemas
         aliases = [self.alias(name, s) for name, s in schemas.items() if not _is_class(s)]
         classes = [self.struct(name, s) for name, s in schemas.items() if _is_class(s)]
+        classes += self.error_classes()
         apis = self.api_classes(Namespace.of(self.document.user_rpcs), "The server's rpcs, typed.")
         exported = ["SCHEMA_HASH", "Api", "BidiStream", "CallOptions", "ClientStream", "StreamOptions", "is_up_to_date"]
         exported += [self.names[name] for name in schemas]
+        exported += list(dict.fromkeys(self.error_names.values()))
         body = ("\n\n" + "\n\n".join(aliases) + "\n" if aliases else "") + _STREAMS + "".join(classes) + "".join(apis)
         modules = [m for m in ("datetime", "decimal", "uuid") if re.search(rf"\b{m}\.", body)]
         names = ["Annotated", "Any", "Generic", "Literal", "TypeAlias", "TypedDict", "TypeVar", "Unpack"]
         prelude = _PRELUDE.format(
             title=f" ({title})" if title else "",
+            swill="from swill import DeclaredError\n" if self.error_names else "",
             imports="".join(f"import {m}\n" for m in modules),
             typing=", ".join(n for n in names if re.search(rf"\b{n}\b", body) or n in _ALWAYS),
             all="[\n" + "".join(f"    {json.dumps(n)},\n" for n in sorted(exported, key=_isort)) + "]",
@@ -347,10 +374,19 @@ class _Python(Generator):
         takes_data = rpc.kind == "server_stream" or (rpc.kind == "unary" and request != "None")
         params = ["self", *([f"data: {request}"] if takes_data else [])]
         params.append(f"**options: Unpack[{'CallOptions' if rpc.kind == 'unary' else 'StreamOptions'}]")
+        errors = self.errors_of(rpc)
+        if errors:
+            listed = "\n".join(f"{e}: A declared error." for e in errors)
+            doc = _docstring(
+                f"{rpc.doc or f'The `{rpc.name}` rpc.'}\n\n{describe_kind(rpc)}\n\nRaises:\n{_indent(listed)}",
+                "        ",
+            )
         if rpc.kind == "unary":
             returns, asynchronous = response, "async "
             data = "data" if takes_data else "None"
             body = _wrap(f"result: {response} = await self.client.call(", f"{name}, {data}, {decode}", ")")
+            if errors:
+                body = [f"with DeclaredError.narrowing({', '.join(errors)}):", *(f"    {line}" for line in body)]
             body.append("return result")
         elif rpc.kind == "server_stream":
             returns, asynchronous = f"Call[{response}]", ""
@@ -372,6 +408,10 @@ def _wrap(opening: str, arguments: str, closing: str, *, indent: str = "") -> li
     if len(line) + 8 <= 120:
         return [line]
     return [f"{indent}{opening}", f"{indent}    {arguments}", f"{indent}{closing}"]
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
 
 
 def _isort(name: str) -> tuple[int, str]:

@@ -26,7 +26,8 @@ _RESERVED: Final = frozenset(
         "ClientStreamCall", "Date", "Error", "Int64", "Map", "Object", "Promise", "Record",
         "SCHEMA_HASH", "ServerStreamCall", "Set", "String", "Number", "Boolean", "Symbol",
         "Uint8Array", "isUpToDate", "unknown", "never", "any", "object", "string", "number",
-        "boolean", "bigint", "null", "undefined", "void", "symbol",
+        "boolean", "bigint", "null", "undefined", "void", "symbol", "DeclaredError", "SwillError",
+        "isDeclared",
     }
 )  # fmt: skip
 # Class members a method can't be named.
@@ -60,6 +61,28 @@ export async function isUpToDate(client: Client): Promise<boolean> {
 }
 """
 
+_DECLARED: Final = """
+
+/**
+ * A `SwillError` an rpc declared: `data.error` names it and `data.detail` is its typed detail.
+ * Narrow a caught error with the rpc's `is...Error` guard, then switch on `data.error`.
+ */
+export type DeclaredError<Name extends string, Code extends string, Detail> = SwillError & {
+  readonly code: Code;
+  readonly data: { readonly error: Name; readonly detail: Detail };
+};
+
+function isDeclared(error: unknown, codes: Readonly<Record<string, string>>): boolean {
+  if (!(error instanceof Error) || !("code" in error) || !("data" in error)) {
+    return false;
+  }
+  const data: unknown = error.data;
+  if (typeof data !== "object" || data === null || !("error" in data) || typeof data.error !== "string") {
+    return false;
+  }
+  return Object.prototype.hasOwnProperty.call(codes, data.error) && codes[data.error] === error.code;
+}"""
+
 
 def generate_typescript(document: Mapping[str, Any] | Document) -> str:
     """A TypeScript module for the rpcs of an introspection document.
@@ -79,11 +102,41 @@ def generate_typescript(document: Mapping[str, Any] | Document) -> str:
 class _TypeScript(Generator):
     reserved = _RESERVED
 
+    def __init__(self, document: Document) -> None:
+        super().__init__(document)
+        self.error_types: dict[str, tuple[str, str, str]] = {}  # rpc name: (union type, guard, source)
+
     def module(self) -> str:
-        parts = [_PRELUDE.replace("{schema_hash}", json.dumps(self.document.schema_hash or "")).rstrip("\n")]
+        prelude = _PRELUDE.replace("{schema_hash}", json.dumps(self.document.schema_hash or "")).rstrip("\n")
+        parts = [prelude]
         parts += [self.declaration(name, schema) for name, schema in self.document.schemas.items()]
+        declaring = [rpc for rpc in self.document.user_rpcs if rpc.errors]
+        if declaring:
+            parts[0] = prelude.replace("Client } from", "Client, SwillError } from") + _DECLARED
+            self.error_types = {rpc.name: self.declared_errors(rpc) for rpc in declaring}
+            parts += [source for _, _, source in self.error_types.values()]
         parts += self.api_classes(Namespace.of(self.document.user_rpcs), "The server's rpcs, typed.")
         return "\n".join(parts)
+
+
+    def declared_errors(self, rpc: Rpc) -> tuple[str, str, str]:
+        """The union of an rpc's declared errors and its type guard: (type name, guard, source)."""
+        camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", rpc.name) if part)
+        ident = unique_identifier(f"{camel}Error", self.taken)
+        guard = unique_identifier(f"is{ident}", self.taken)
+        members = [
+            f"DeclaredError<{_literal(e['name'])}, {_literal(e['code'])}, {self.type(e['schema'])}>" for e in rpc.errors
+        ]
+        codes = ", ".join(f"{_literal(e['name'])}: {_literal(e['code'])}" for e in rpc.errors)
+        listed = [f"- `{e['name']}` ({e['code']}){': ' + e['doc'] if e['doc'] else ''}" for e in rpc.errors]
+        doc = _doc_comment([f"The declared errors of `{rpc.name}`.", "\n".join(listed)], "")
+        source = (
+            f"\n{doc}export type {ident} =\n" + "\n".join(f"  | {m}" for m in members) + ";\n\n"
+            f"/** Whether `error` is a declared error of `{rpc.name}`: narrows it to {{@link {ident}}}. */\n"
+            f"export function {guard}(error: unknown): error is {ident} {{\n"
+            f"  return isDeclared(error, {{ {codes} }});\n}}"
+        )
+        return ident, guard, source
 
     # Types.
 
@@ -211,6 +264,9 @@ class _TypeScript(Generator):
             signature = f"({options}): {alias}<{request}, {response}>"
             body = f"open<{response}, {request}>({name}, undefined, options)"
         doc = [rpc.doc or f"The `{rpc.name}` rpc.", describe_kind(rpc)]
+        if rpc.name in self.error_types:
+            ident, guard, _ = self.error_types[rpc.name]
+            doc.append(f"@throws {{@link {ident}}} A declared error (narrow with `{guard}`), or another `SwillError`.")
         return f"\n{_doc_comment(doc, '  ')}  {method}{signature} {{\n    return this.client.{body};\n  }}"
 
 

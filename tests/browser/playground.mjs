@@ -263,10 +263,17 @@ const scenarios = {
   /** Errors with code, message and data; a deadline; bytes in and out. */
   async errors(page) {
     await open(page, "notes.get");
+    // The rpc's declared errors are listed with their code, doc and the type of their detail.
+    const declared = page.locator(".rpc-view .declared-errors");
+    await declared.locator("summary").click();
+    assert.equal(await textOf(declared.locator("summary")), "Declared errors (1)");
+    assert.match(await textOf(declared.locator(".declared-error")), /^NoSuchNote NOT_FOUND There is no note with that id\. .*id/);
     await typeMessage(page, "99");
     await editor(page).press("Control+Enter");
     await statusIs(page, "NOT_FOUND");
-    assert.match(await textOf(events(page, "error")), /^\S+ ms ✕ error: NOT_FOUND no note 99 data \{"id": 99\}$/);
+    // A declared error that arrives is shown by its name, with its detail.
+    assert.match(await textOf(events(page, "error")), /^\S+ ms ✕ error: NoSuchNote \(NOT_FOUND\) no note 99 detail \{"id": 99\}$/);
+    await shot(page, "declared-error");
 
     await open(page, "sensors.watch");
     await typeMessage(page, '{"interval_ms": 40}');

@@ -219,5 +219,30 @@ async def colors(request: swill.Request[Color]) -> list[Color]:
     return [color for color in Color if color is not request.data]
 
 
+class Stock(msgspec.Struct):
+    """How many of an item are left."""
+
+    item: str
+    left: int
+
+
+class SoldOut(swill.DeclaredError[Stock], code=swill.Code.FAILED_PRECONDITION):
+    """Not enough of the item is left."""
+
+
+class Closed(swill.DeclaredError[None], code=swill.Code.UNAVAILABLE, name="shop.Closed"):
+    """The shop is closed."""
+
+
+@app.handle(errors=[SoldOut, Closed])
+async def reserve(request: swill.Request[Order]) -> int:
+    """Reserve the items of an order; returns how many are left."""
+    if request.data.item == "closed":
+        raise Closed()
+    if request.data.qty > 5:
+        raise SoldOut(Stock(item=request.data.item, left=5), f"only 5 {request.data.item} left")
+    return 5 - request.data.qty
+
+
 app.include_router(chat)
 app.include_router(pets)

@@ -5,7 +5,7 @@
 import { Client, type WebSocketConstructor } from "@swill/client";
 import WebSocket from "ws";
 
-import { Api, type Blob, type Cat, type Dog, type Int64, type Order, isUpToDate } from "./api.js";
+import { Api, type Blob, type Cat, type Dog, type Int64, type Order, isReserveError, isUpToDate } from "./api.js";
 
 const url = process.argv[2];
 if (url === undefined) {
@@ -74,6 +74,30 @@ out["pair"] = await api.pair([1]);
 out["ping"] = await api.ping();
 out["maybe"] = [await api.maybe(null), await api.maybe(3)];
 out["colors"] = await api.colors("red");
+const reserved: string[] = [String(await api.reserve({ qty: 2, item: "tea" }))];
+for (const item of ["tea", "closed"]) {
+  try {
+    await api.reserve({ qty: 9, item });
+  } catch (error) {
+    if (!isReserveError(error)) {
+      throw error;
+    }
+    switch (error.data.error) {
+      case "SoldOut":
+        reserved.push(`${error.code} ${error.data.detail.item} ${error.data.detail.left}`);
+        break;
+      case "shop.Closed":
+        reserved.push(`${error.code} ${String(error.data.detail)} ${error.message}`);
+        break;
+    }
+  }
+}
+try {
+  await api.reserve({ qty: 13, item: "tea" });
+} catch (error) {
+  reserved.push(`declared: ${isReserveError(error)}`);
+}
+out["reserve"] = reserved;
 out["upToDate"] = await isUpToDate(client);
 
 client.close();

@@ -76,10 +76,26 @@ def test_only_the_builtin_rpc_is_marked_builtin() -> None:
 def test_shared_types_are_schemas_and_every_ref_resolves() -> None:
     document = describe(catalog.app)
     names = {"Blob", "Box_int_", "Box_str_", "Cat", "Color", "Dog", "Order", "Pair", "Point", "Priority"}
-    assert set(document["schemas"]) == names | {"Tags", "Tree", "Window"}
+    assert set(document["schemas"]) == names | {"Stock", "Tags", "Tree", "Window"}  # Stock: a declared error's
     for ref in refs(document):
         assert ref.startswith("#/schemas/")
         assert ref.removeprefix("#/schemas/") in document["schemas"]
+
+
+def test_declared_errors_are_listed_with_code_doc_and_the_schema_of_their_detail() -> None:
+    document = describe(catalog.app)
+    rpcs = {rpc["name"]: rpc for rpc in document["rpcs"]}
+    assert rpcs["reserve"]["errors"] == [
+        {
+            "name": "SoldOut",
+            "code": "FAILED_PRECONDITION",
+            "doc": "Not enough of the item is left.",
+            "schema": {"$ref": "#/schemas/Stock"},
+        },
+        {"name": "shop.Closed", "code": "UNAVAILABLE", "doc": "The shop is closed.", "schema": {"type": "null"}},
+    ]
+    assert document["schemas"]["Stock"]["required"] == ["item", "left"]
+    assert "errors" not in rpcs["add"]  # rpcs without declared errors carry no key
 
 
 def test_document_encodes_to_msgpack_and_json_unchanged() -> None:

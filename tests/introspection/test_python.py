@@ -31,7 +31,7 @@ USAGE = textwrap.dedent(
 
     from swill.client import Call
 
-    from api_catalog import Api, BidiStream, Blob, Cat, ClientStream, Dog, Order, Point
+    from api_catalog import Api, BidiStream, Blob, Cat, ClientStream, Closed, Dog, Order, Point, SoldOut, Stock
 
     async def uses(api: Api) -> None:
         assert_type(await api.add((1, 2)), int)
@@ -45,6 +45,12 @@ USAGE = textwrap.dedent(
         assert_type(await api.add((1, 2), timeout=1.5, metadata={"a": 1}), int)
         async for line in await api.chat.echo(window=4):
             assert_type(line, str)
+        try:
+            await api.reserve(Order(qty=1, item="tea"))
+        except SoldOut as error:
+            assert_type(error.detail, Stock)
+        except Closed as closed:
+            assert_type(closed.detail, None)
 
     async def misuses(api: Api, blob: Blob) -> None:
         await api.add((1,))  # type: ignore[arg-type]
@@ -54,6 +60,7 @@ USAGE = textwrap.dedent(
         Order(qty="2", item="tea")  # type: ignore[arg-type]
         Order(qty=2, item="tea", kind="gift")  # type: ignore[arg-type]
         Blob(data="abc", created=blob.created, big=1, small=1)  # type: ignore[arg-type]
+        SoldOut("tea")  # type: ignore[arg-type]
         await (await api.total()).send("x")  # type: ignore[arg-type]
     """
 )
@@ -100,6 +107,9 @@ def test_generated_module_names_and_docs(generated: Path) -> None:
     assert '    """How many lives are left."""' in text  # the field's docstring came along
     assert '"""Count from 0 up to the given number.\n\n        The number itself is not sent.' in text
     assert "swill.introspect" not in text.split("class ChatApi")[1]  # built-ins are left out
+    assert 'class SoldOut(DeclaredError[Stock], code="FAILED_PRECONDITION"):' in text
+    assert 'class Closed(DeclaredError[None], code="UNAVAILABLE", name="shop.Closed"):' in text
+    assert "            SoldOut: A declared error." in text  # in the method's Raises: section
 
 
 async def test_generated_module_calls_a_live_server(generated: Path, live_server: Callable[..., LiveServer]) -> None:
@@ -141,6 +151,18 @@ async def test_generated_module_calls_a_live_server(generated: Path, live_server
         assert [await api.maybe(None), await api.maybe(3)] == [None, "3"]
         assert await api.lookup({1: "a", 2: "a"}) == {"a": [1, 2]}
         assert await api.colors("red") == ["green"]
+        assert await api.reserve(api_module.Order(qty=2, item="tea")) == 3
+        with pytest.raises(api_module.SoldOut) as sold_out:
+            await api.reserve(api_module.Order(qty=9, item="tea"))
+        assert sold_out.value.detail == api_module.Stock(item="tea", left=5)
+        assert (sold_out.value.code, sold_out.value.message) == (swill.Code.FAILED_PRECONDITION, "only 5 tea left")
+        assert isinstance(sold_out.value, swill.Error)  # `except swill.Error` still catches it
+        with pytest.raises(api_module.Closed) as closed:
+            await api.reserve(api_module.Order(qty=1, item="closed"))
+        assert closed.value.detail is None and closed.value.message == "The shop is closed."
+        with pytest.raises(swill.Error) as other:  # an error the rpc did not declare goes through
+            await api.reserve(api_module.Order(qty=13, item="tea"))
+        assert type(other.value) is swill.Error and other.value.code is swill.Code.INVALID_ARGUMENT
         assert await api_module.is_up_to_date(client)
 
 

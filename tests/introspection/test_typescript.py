@@ -135,4 +135,10 @@ def test_node_calls_a_live_server_through_the_generated_module(
     assert out["ping"] is None
     assert out["maybe"] == [None, "3"]
     assert out["colors"] == ["green"]
+    assert out["reserve"] == [
+        "3",
+        "FAILED_PRECONDITION tea 5",
+        "UNAVAILABLE null The shop is closed.",
+        "declared: false",
+    ]
     assert out["upToDate"] is True

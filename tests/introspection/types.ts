@@ -1,7 +1,7 @@
 // Type checks of the generated `api.ts`: every `@ts-expect-error` line must be an error, or
 // `tsc` fails ("unused directive"). test_typescript.py compiles this file; it never runs.
 
-import type { Api, Blob, Cat, Int64, Order, Point, ServerStreamCall } from "./api.js";
+import { type Api, type Blob, type Cat, type Int64, type Order, type Point, type ServerStreamCall, isReserveError } from "./api.js";
 
 export function checks(api: Api): void {
   const sum: Promise<Int64> = api.add([1, 2]);
@@ -30,4 +30,20 @@ export function checks(api: Api): void {
   // @ts-expect-error: colors are "green" or "red"
   void api.colors("blue");
   void [order, blob, cat];
+}
+
+export function narrowing(error: unknown): void {
+  if (isReserveError(error)) {
+    if (error.data.error === "SoldOut") {
+      const left: Int64 = error.data.detail.left;
+      // @ts-expect-error: a SoldOut's code is FAILED_PRECONDITION
+      const code: "NOT_FOUND" = error.code;
+      void [left, code];
+    } else {
+      // @ts-expect-error: shop.Closed has no detail
+      void error.data.detail.left;
+    }
+    // @ts-expect-error: reserve declares no such error
+    void (error.data.error === "Missing");
+  }
 }

@@ -45,9 +45,10 @@ export class Timeline {
    * @param {string} label
    * @param {unknown} [value] shown as a value (or as text, for errors and notes)
    * @param {unknown} [data] an error's data
+   * @param {string} [dataLabel] what to call it ("data", or "detail" for a declared error's)
    */
-  add(type, label, value = undefined, data = undefined) {
-    this.pending.push({ type, label, value, data, at: performance.now() - this.startedAt, clock: new Date() });
+  add(type, label, value = undefined, data = undefined, dataLabel = "data") {
+    this.pending.push({ type, label, value, data, dataLabel, at: performance.now() - this.startedAt, clock: new Date() });
     if (this.flushTimer === undefined) {
       const run = () => {
         cancelAnimationFrame(frame);
@@ -132,14 +133,14 @@ function isMessage(type) {
 }
 
 /** The row of one timeline event. */
-function eventRow({ type, label, value, data, at, clock }) {
+function eventRow({ type, label, value, data, dataLabel, at, clock }) {
   const body =
     value === undefined
       ? null
       : typeof value === "string" && (type === "error" || type === "info")
         ? h("div", { class: "event-text" }, value)
         : h("pre", { class: "event-value" }, renderValue(value));
-  const extra = data === null || data === undefined ? null : [h("div", { class: "event-sublabel" }, "data"), h("pre", { class: "event-value" }, renderValue(data))];
+  const extra = data === null || data === undefined ? null : [h("div", { class: "event-sublabel" }, dataLabel), h("pre", { class: "event-value" }, renderValue(data))];
   return h(
     "li",
     { class: `event event-${type}` },

@@ -167,8 +167,33 @@ export class RpcView {
         h("div", { class: "pane-tools" }, tool("Copy the response as JSON", "copy", () => this.copy()), tool("Clear the response", "clear", () => this.resetTimeline())),
       ),
       h("details", { class: "type-details" }, h("summary", {}, "Type"), renderType(state.schemas, this.rpc.response?.schema ?? {}, this.streamsResponse)),
+      this.declaredErrors(),
       this.timeline.element,
     );
+  }
+
+  /** The errors the rpc declares (name, code, doc, the type of their detail), if any. */
+  declaredErrors() {
+    const errors = this.rpc.errors ?? [];
+    if (errors.length === 0) {
+      return null;
+    }
+    const items = errors.map((error) =>
+      h(
+        "li",
+        { class: "declared-error" },
+        h("div", { class: "declared-error-head" }, h("code", { class: "declared-error-name" }, error.name), h("span", { class: "chip" }, error.code)),
+        error.doc ? h("p", { class: "declared-error-doc" }, richText(error.doc.split("\n")[0])) : null,
+        renderType(state.schemas, error.schema ?? {}, false),
+      ),
+    );
+    return h("details", { class: "type-details declared-errors" }, h("summary", {}, `Declared errors (${errors.length})`), h("ul", { class: "declared-error-list" }, ...items));
+  }
+
+  /** The declared error `error` is, or undefined: same name in `data.error`, same code. */
+  declared(error) {
+    const name = error.data !== null && typeof error.data === "object" ? error.data.error : undefined;
+    return (this.rpc.errors ?? []).find((declared) => declared.name === name && declared.code === error.code);
   }
 
   /** Refresh what other views may have changed: the shared metadata and timeout. */
@@ -489,7 +514,13 @@ export class RpcView {
       this.setStatus("cancelled", "CANCELLED");
       return;
     }
-    this.timeline.add("error", error.code, error.message, error.data);
+    const declared = this.declared(error);
+    if (declared !== undefined) {
+      // Shown by name, with its typed detail rather than the envelope around it.
+      this.timeline.add("error", `${declared.name} (${error.code})`, error.message, error.data.detail, "detail");
+    } else {
+      this.timeline.add("error", error.code, error.message, error.data);
+    }
     this.setStatus("error", error.code);
     if (error.code === "INVALID_ARGUMENT" && Array.isArray(error.data)) {
       this.showServerProblems(error.data);
