@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.lowlevel
 import msgspec
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._calls import Half
 from ._errors import Code, Error
 from ._hooks import run_chain, run_each, run_hooks
+from ._incoming import Incoming
 from ._registry import Invoke
 from ._request import Metadata, Request, Response, StreamingRequest
 from ._telemetry import traced
@@ -78,7 +78,6 @@ class ServerCall:
         "_grant_every",
         "_incoming",
         "_leading_done",
-        "_outgoing",
         "_serving",
         "_stats",
         "_stop_requested",
@@ -125,17 +124,16 @@ class ServerCall:
         self._trailing_done = False
         self._unsent_leading: dict[str, Any] | None = None
         self.response: Response | None = None
-        self._incoming: MemoryObjectReceiveStream[msgspec.Raw] | None = None
-        self._outgoing: MemoryObjectSendStream[msgspec.Raw] | None = None
+        self._incoming: Incoming | None = None
         self._consumed = 0
         self._stats = [0, 0, 0, 0, 0.0]  # messages in, messages out, bytes in, bytes out, credit wait
         self._grant_every = 1
         if self.spec.request_stream:
             window = connection.protocol.settings.client_window
-            self._outgoing, self._incoming = anyio.create_memory_object_stream[msgspec.Raw](window)
+            self._incoming = Incoming(window)
             self._grant_every = max(1, window // 2)
             if opened.data is not None:
-                self._outgoing.send_nowait(opened.data)
+                self.on_message(opened.data)
         self.request: _BaseRequest = self._make_request()
 
     def _make_request(self) -> _BaseRequest:
@@ -145,15 +143,20 @@ class ServerCall:
     # Fed by the connection's receive loop; never await.
 
     def on_message(self, data: msgspec.Raw) -> None:
-        if self._outgoing is not None:
-            try:
-                self._outgoing.send_nowait(data)
-            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                self.abort(Error(Code.RESOURCE_EXHAUSTED, "DATA beyond the granted credit"))
+        if self._incoming is not None:
+            self._count_in(data)
+            error = self._incoming.put(data)
+            if error is not None:
+                self.abort(error)
+
+    def _count_in(self, data: msgspec.Raw) -> None:
+        stats = self._stats
+        stats[0] += 1
+        stats[2] += len(data)
 
     def on_end(self) -> None:
-        if self._outgoing is not None:
-            self._outgoing.close()
+        if self._incoming is not None:
+            self._incoming.end()
 
     def on_credit(self) -> None:
         if self._credit is not None:
@@ -301,12 +304,22 @@ class ServerCall:
             await run_hooks(hooks.before_request, request)
         if hooks.before_request_metadata:
             request.metadata = await run_chain(hooks.before_request_metadata, request, request.metadata)
-        if isinstance(request, Request):
+        incoming = self._incoming
+        if incoming is None:
+            assert isinstance(request, Request)
             if self._data is None:
                 raise Error(
                     Code.INVALID_ARGUMENT, f"rpc {self.spec.name!r} takes one request message; REQUEST carried no data"
                 )
+            self._count_in(self._data)
             request.data = await self._decode(request, self._data)
+        elif not hooks.before_request_data:
+            # From now on each message is decoded as it arrives. With a before_request_data chain
+            # (which may await, and rewrite the bytes) each is decoded as the handler takes it.
+            incoming.start(self._decode_message)
+        await self._invoke(request)
+
+    async def _invoke(self, request: _BaseRequest) -> None:
         spec = self.spec
         args: tuple[Any, ...] = (request,)
         if spec.takes_response:
@@ -343,19 +356,24 @@ class ServerCall:
         incoming = self._incoming
         if incoming is None:
             raise StopAsyncIteration
-        try:
-            data = await incoming.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
+        hooks = self.hooks
+        if hooks.before_request_data:
+            data = await incoming.take_raw()
+        else:
+            message = await incoming.get()
         self._consumed += 1
         if self._consumed >= self._grant_every:
             await self._grant()
-        try:
-            return await self._decode(self.request, data)
-        except Error as error:
-            # A message that fails validation ends the call, even if the handler catches it.
-            self.abort(error)
-            raise
+        if hooks.before_request_data:
+            try:
+                return await self._decode(self.request, data)
+            except Error as error:
+                # A message that fails validation ends the call, even if the handler catches it.
+                self.abort(error)
+                raise
+        if hooks.before_request_message:
+            message = await run_chain(hooks.before_request_message, self.request, message)
+        return message
 
     async def _grant(self) -> None:
         protocol = self.connection.protocol
@@ -366,19 +384,28 @@ class ServerCall:
             await self.connection.flush()
 
     async def _decode(self, request: _BaseRequest, data: msgspec.Raw) -> Any:
-        stats = self._stats
-        stats[0] += 1
-        stats[2] += len(data)
+        """A request message through the before_request_data and before_request_message chains."""
         hooks = self.hooks
         value: Any = data
         if hooks.before_request_data:
             value = await run_chain(hooks.before_request_data, request, data)
+        message = self._decode_message(value)
+        if hooks.before_request_message:
+            message = await run_chain(hooks.before_request_message, request, message)
+        return message
+
+    def _decode_message(self, value: Any) -> Any:
+        """`value` (bytes as they came, or what a before_request_data hook made of them) decoded
+        into the handler's type.
+
+        Raises:
+            Error: `INVALID_ARGUMENT`, with a `{"path", "message"}` per problem in `data`.
+        """
         codec = self.spec.request_codec
         try:
             if isinstance(value, (bytes, msgspec.Raw)):
-                message = codec.decode(value)
-            else:
-                message = codec.convert(value)
+                return codec.decode(value)
+            return codec.convert(value)
         except InvalidData as exc:
             first = exc.errors[0] if exc.errors else {"path": "$", "message": "invalid"}
             raise Error(
@@ -386,9 +413,6 @@ class ServerCall:
                 f"invalid request message: {first['message']} at {first['path']}",
                 data=exc.errors,
             ) from None
-        if hooks.before_request_message:
-            message = await run_chain(hooks.before_request_message, request, message)
-        return message
 
     # Outgoing frames.
 
@@ -532,8 +556,6 @@ class ServerCall:
         return Error(Code.INTERNAL, "internal error", data=data)
 
     def _close_streams(self) -> None:
-        if self._outgoing is not None:
-            self._outgoing.close()
         if self._incoming is not None:
             self._incoming.close()
 

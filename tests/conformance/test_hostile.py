@@ -106,3 +106,13 @@ async def test_each_protocol_error_is_logged_at_debug(server: LiveServer, watch_
         await client.recv()
         await client.recv()
     await log.wait_for(lambda records: sum(r.levelno == logging.DEBUG for r in records) == 2)
+
+
+async def test_an_invalid_message_fails_a_streamed_request_when_it_arrives(client: RawClient) -> None:
+    # `stuck` never reads its stream: the call fails all the same, at once.
+    await client.send([0, 1, "stuck", None, None, 1], [1, 1, 2], [1, 1, "three"])
+    frame = await client.recv_for(1, credit=False)
+    assert frame[:3] == [5, 1, "INVALID_ARGUMENT"]
+    assert frame[4] == [{"path": "$", "message": "Expected `int`, got `str`"}]
+    await client.send([0, 2, "stuck", None, None, "first"])  # invalid before the handler starts
+    assert (await client.recv_for(2, credit=False))[:3] == [5, 2, "INVALID_ARGUMENT"]
