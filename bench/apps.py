@@ -3,7 +3,7 @@
 - `swill`: a `swill.Swill` app with three handlers: `add` (unary, typed), `echo` (unary, bytes)
   and `count` (server streaming).
 - `bare`: a bare Starlette WebSocket endpoint that answers the same frames doing the minimum: it
-  decodes each frame with msgspec and encodes the reply. It speaks just enough of PROTOCOL.md for
+  decodes each frame with msgspec and encodes the reply. It speaks just enough of docs/protocol.md for
   the load generator (HELLO, RESPONSE, DATA, END_OF_STREAM) and ignores flow control.
 
 `python bench/apps.py NAME` serves app NAME with uvicorn on a port the OS picks, prints

@@ -2,7 +2,7 @@
 
 Run it with `.venv/bin/python bench/server_bench.py` (see `bench/README.md`). Each server runs in
 its own subprocess (`bench/apps.py`); this process is the load generator, a raw-frame client
-(websockets + msgspec) speaking PROTOCOL.md. Rounds are interleaved, the order of the servers
+(websockets + msgspec) speaking docs/protocol.md. Rounds are interleaved, the order of the servers
 alternates, and the table shows the median over the rounds.
 
 Scenarios, each on a fresh connection:

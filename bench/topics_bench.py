@@ -2,7 +2,7 @@
 
 Run it with `.venv/bin/python bench/topics_bench.py` (`--quick` for a smoke run). The server runs
 in its own process (`topics_bench.py serve`); this process is the load generator, a raw-frame
-client (websockets + msgspec) speaking PROTOCOL.md like Swill's clients do: each subscription
+client (websockets + msgspec) speaking docs/protocol.md like Swill's clients do: each subscription
 asks for a window and grants credit back in batches of half of it as it consumes.
 
 For each broker: `--connections` WebSockets each open `subscribers / connections` subscriptions

@@ -1,6 +1,6 @@
 """Per-connection state, the set of open connections, and closing one (docs/connections.md).
 
-Serve it with `uvicorn examples.connections:app`, then connect to `ws://127.0.0.1:8000/ws?name=ada`.
+Serve it with `swill run examples.connections:app`, then connect to `ws://127.0.0.1:8000/ws?name=ada`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Raising `swill.Error`, mapping application exceptions, and unexpected ones (docs/errors.md).
 
-Serve it with `uvicorn examples.errors:app`.
+Serve it with `swill run examples.errors:app`.
 """
 
 from __future__ import annotations

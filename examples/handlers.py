@@ -1,6 +1,6 @@
 """Handlers of every kind, blocking ones, deadlines and cancellation (docs/handlers.md).
 
-Serve it with `uvicorn examples.handlers:app`.
+Serve it with `swill run examples.handlers:app`.
 """
 
 from __future__ import annotations

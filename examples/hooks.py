@@ -1,6 +1,6 @@
 """Hooks that time every call, check a client version and tidy metadata (docs/hooks.md).
 
-Serve it with `uvicorn examples.hooks:app`.
+Serve it with `swill run examples.hooks:app`.
 """
 
 from __future__ import annotations

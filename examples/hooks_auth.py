@@ -1,7 +1,7 @@
 """Authentication in `before_accept`: a bearer token from a cookie, the query string, a second
 subprotocol or a header, the user kept on `connection.state` (docs/security.md).
 
-Serve it with `uvicorn examples.hooks_auth:app`.
+Serve it with `swill run examples.hooks_auth:app`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Client metadata, leading and trailing metadata (docs/metadata.md).
 
-Serve it with `uvicorn examples.metadata:app`.
+Serve it with `swill run examples.metadata:app`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A demo app for the playground (docs/playground.md): every call kind, constraints, metadata,
 bytes, dates and errors.
 
-Serve it with `uvicorn examples.playground:app` and open http://127.0.0.1:8000/swill.
+Serve it with `swill run examples.playground:app` and open http://127.0.0.1:8000/swill.
 """
 
 from __future__ import annotations

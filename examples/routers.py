@@ -1,6 +1,6 @@
 """Handlers grouped by routers, nested, each with its own request hooks (docs/routers.md).
 
-Serve it with `uvicorn examples.routers:app`. The rpcs are `ping`, `users.get`, `users.create`
+Serve it with `swill run examples.routers:app`. The rpcs are `ping`, `users.get`, `users.create`
 and `users.admin.delete`.
 """
 

@@ -13,7 +13,7 @@ Rules:
    before it queues; so does the receive loop, which then stops reading the client, as TCP would.
    A connection whose writer cannot finish (a client that stopped reading) is abandoned after a
    bounded wait when it is closed.
-4. Refusals follow PROTOCOL.md: a bad subprotocol is refused before accept (HTTP 403); a refused
+4. Refusals follow docs/protocol.md: a bad subprotocol is refused before accept (HTTP 403); a refused
    Origin is accepted and at once closed with 4403 and the reason, which a browser shows and an
    HTTP status it never sees would not; a hook's `Error` accepts and at once closes with 4000 +
    an HTTP-like status.

@@ -11,8 +11,8 @@ Both peers keep the same `CallState`; `role` says which half this side sends. A 
 in the table raises `LocalProtocolError` when this side made it and `RemoteProtocolError` when the
 peer did, so the same table guards what we send and checks what we receive.
 
-Credit (PROTOCOL.md section 5) counts DATA frames only. `send_credit` is what this side may still
-send (`None`: unlimited); `receive_credit` is what the peer may still send before it must wait.
+Credit (docs/protocol.md, "Flow control") counts DATA frames only. `send_credit` is what this side
+may still send (`None`: unlimited); `receive_credit` is what the peer may still send before it must wait.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ```
 Exception
 ├── Error                    a call failed: code, message, data, metadata (user-facing)
-└── ProtocolError            a peer broke PROTOCOL.md; never seen by handlers
+└── ProtocolError            a peer broke docs/protocol.md; never seen by handlers
     ├── LocalProtocolError   this side tried to send something illegal (a bug here)
     └── RemoteProtocolError  the peer sent something illegal; carries the Code to answer with
 ```
@@ -24,7 +24,7 @@ __all__ = [
 
 
 class Code(StrEnum):
-    """The canonical gRPC status names, as they travel on the wire (PROTOCOL.md section 4)."""
+    """The canonical gRPC status names, as they travel on the wire (docs/protocol.md, "Error codes")."""
 
     CANCELLED = "CANCELLED"
     UNKNOWN = "UNKNOWN"

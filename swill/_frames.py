@@ -1,4 +1,4 @@
-"""Frames of PROTOCOL.md section 2, encoded and decoded with msgspec. Sans-I/O.
+"""Frames of docs/protocol.md, "Frames", encoded and decoded with msgspec. Sans-I/O.
 
 Rules this module keeps:
 

@@ -1,4 +1,4 @@
-"""The built-in `swill.introspect` rpc (PROTOCOL.md section 7) and the schemas it serves.
+"""The built-in `swill.introspect` rpc (docs/protocol.md, "Built-in rpcs") and the schemas it serves.
 
 Rules this module keeps:
 
@@ -28,6 +28,7 @@ import itertools
 import logging
 import re
 import sys
+import typing
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -84,7 +85,7 @@ def _topics(app: Swill) -> dict[str, Any]:
 
 
 def build_document(routes: Mapping[str, Route], *, topics: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
-    """The introspection document (PROTOCOL.md section 7) for a route table.
+    """The introspection document (docs/protocol.md, "Built-in rpcs") for a route table.
 
     Args:
         routes: Full rpc names to routes, as `Swill.routes` has them.
@@ -155,6 +156,26 @@ def schema_components(types: Iterable[Any]) -> tuple[list[dict[str, Any]], dict[
     return schemas, builder.components()
 
 
+def _literal_orders(tp: Any, orders: dict[frozenset[Any], tuple[Any, ...]], seen: set[int]) -> None:
+    """Record the declared order of every `Literal` in `tp`, through the fields of its classes."""
+    if id(tp) in seen:
+        return
+    seen.add(id(tp))
+    if typing.get_origin(tp) is typing.Literal:
+        values = tuple(value for value in typing.get_args(tp) if value is not None)  # None: a union
+        orders.setdefault(frozenset(values), values)
+        return
+    for arg in typing.get_args(tp):
+        _literal_orders(arg, orders, seen)
+    if isinstance(tp, type) and tp.__module__ != "builtins":
+        try:
+            hints = typing.get_type_hints(tp, include_extras=True)
+        except Exception:  # unresolvable annotations: msgspec says so when it reads them
+            return
+        for hint in hints.values():
+            _literal_orders(hint, orders, seen)
+
+
 class _SchemaBuilder:
     """Collects shared types, names them, then writes schemas (msgspec's `_SchemaGenerator`)."""
 
@@ -162,9 +183,12 @@ class _SchemaBuilder:
         self.classes: dict[Any, mi.Type] = {}
         self.names: dict[Any, str] = {}
         self.sources: dict[str, dict[str, dict[str, str]]] = {}  # module: class: field: doc
+        # msgspec sorts a Literal's values; the schema lists them as declared: values -> order.
+        self.literal_orders: dict[frozenset[Any], tuple[Any, ...]] = {}
 
     def type_info(self, tp: Any) -> mi.Type:
         """msgspec's view of `tp` once annotated-types constraints are `Meta` (rule 2)."""
+        _literal_orders(tp, self.literal_orders, set())
         try:
             tp = TypeCodec(tp).type
         except Exception:  # a type msgspec can't decode, such as a response-only custom class
@@ -249,7 +273,7 @@ class _SchemaBuilder:
         if isinstance(t, (mi.DictType, mi.FrozenDictType)):
             return self.mapping(t)
         if isinstance(t, mi.LiteralType):
-            return {"enum": list(t.values)}
+            return {"enum": list(self.literal_orders.get(frozenset(t.values), t.values))}
         if isinstance(t, mi.EnumType):
             return self.enum(t)
         if isinstance(t, mi.ExtType):
@@ -280,7 +304,7 @@ class _SchemaBuilder:
         doc = _class_doc(t.cls)
         if doc and doc != "An enumeration.":
             schema["description"] = doc
-        schema["enum"] = sorted(member.value for member in t.cls)
+        schema["enum"] = [member.value for member in t.cls]  # in declaration order
         return schema
 
     def union(self, t: mi.UnionType) -> dict[str, Any]:

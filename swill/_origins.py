@@ -1,4 +1,5 @@
-"""Which browser pages may open a connection: the `Origin` check (PROTOCOL.md section 6).
+"""Which browser pages may open a connection: the `Origin` check (docs/protocol.md, "Malformed
+frames, limits and refusals").
 
 Rules:
 

@@ -218,7 +218,7 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What a server announces in HELLO (PROTOCOL.md section 1a)."""
+    """What a server announces in HELLO (docs/protocol.md, "HELLO and GOAWAY")."""
 
     max_message_size: int = 1 << 20
     max_concurrent_calls: int = 100

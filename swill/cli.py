@@ -13,6 +13,7 @@ import contextlib
 import copy
 import logging
 import os
+import shlex
 import socket
 import sys
 import threading
@@ -177,7 +178,16 @@ def _parse_json(text: str, where: str) -> Any:
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError as exc:
-        raise UsageError(f"invalid JSON in {where}: {exc}") from None
+        raise UsageError(f"invalid JSON in {where}: {exc}{_json_hint(text)}") from None
+
+
+def _json_hint(text: str) -> str:
+    """A hint for text that was meant as a string: the shell ate the quotes, or there were none."""
+    stripped = text.strip()
+    if not stripped or stripped[0] in '[{"-0123456789' or stripped in ("true", "false", "null"):
+        return ""
+    quoted = shlex.quote(msgspec.json.encode(stripped).decode())
+    return f"\n  a JSON string needs double quotes, which the shell keeps inside single ones: {quoted}"
 
 
 def _metadata(pairs: list[str]) -> dict[str, str]:

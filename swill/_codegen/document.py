@@ -54,7 +54,7 @@ class Rpc:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A parsed `swill.introspect` document (PROTOCOL.md section 7)."""
+    """A parsed `swill.introspect` document (docs/protocol.md, "Built-in rpcs")."""
 
     version: int
     schema_hash: str | None

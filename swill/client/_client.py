@@ -93,9 +93,9 @@ class Client:
         reconnect_delay: The first delay, in seconds, after a failed connection attempt; it
             doubles with each failure, up to `max_reconnect_delay`.
         max_reconnect_delay: The longest delay between connection attempts.
-        auth: A function (sync or async) returning the credentials to send in AUTH (PROTOCOL.md
-            section 1b), any MessagePack value such as `{"token": "..."}`. Called before every
-            connection, and once more after a 4401 close. An exception it raises fails the
+        auth: A function (sync or async) returning the credentials to send in AUTH
+            (docs/protocol.md, "Credentials"), any MessagePack value such as `{"token": "..."}`.
+            Called before every connection, and once more after a 4401 close. An exception it raises fails the
             connection attempt with `UNAUTHENTICATED`.
         backoff: The delay in seconds before attempt number `n` (1 after one failure) of a
             reconnection or of a subscription's resumption. Default: `retry_delay` with
@@ -365,8 +365,8 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
         window: int | _Unset | None = UNSET,
     ) -> AsyncIterator[SubscriptionEvent[Any]]:
-        """Iterate the events of a resumable stream (PROTOCOL.md section 7b), re-opening it by
-        itself, with the last id delivered, after a lost connection, GOAWAY or `UNAVAILABLE`.
+        """Iterate the events of a resumable stream (docs/protocol.md, "Resumable streams"),
+        re-opening it by itself, with the last id delivered, after a lost connection, GOAWAY or `UNAVAILABLE`.
 
         ```python
         async for event in client.subscribe("temperature", after=None):

@@ -9,14 +9,14 @@ Rules:
    woken for frames queued where nothing can await (`cancel()`, credit) and for what a cancelled
    flush left. A transport writes a message before it waits for room, so cancelling a flush
    never cuts a frame; what it had not reached yet is left to the writer task.
-3. The connection takes calls at once, without waiting for HELLO (PROTOCOL.md section 1a): AUTH,
+3. The connection takes calls at once, without waiting for HELLO (docs/protocol.md, "HELLO and GOAWAY"): AUTH,
    when there are credentials, is its first frame and REQUESTs follow it. Until HELLO arrives
    the protocol's default limits apply; HELLO's replace them.
 4. At most `max_concurrent_calls` are open at once; more wait for a slot, in order.
    After GOAWAY or a lost connection, waiters go back to the client for a new connection: nothing
    was sent for them yet.
-5. A lost connection fails its open calls with `UNAVAILABLE`; a 44xx close (a refusal, PROTOCOL.md
-   section 6) fails them with the refusal's code.
+5. A lost connection fails its open calls with `UNAVAILABLE`; a 44xx close (a refusal,
+   docs/protocol.md, "Malformed frames, limits and refusals") fails them with the refusal's code.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`Client.subscribe`: the events of a resumable stream (PROTOCOL.md section 7b), resumed by itself.
+"""`Client.subscribe`: the events of a resumable stream (docs/protocol.md, "Resumable streams"), resumed by itself.
 
 Rules (docs/client-behaviour.md; the TypeScript client follows the same ones):
 
@@ -38,7 +38,7 @@ class SubscriptionEvent(Generic[T]):
     """One event of a subscription.
 
     Attributes:
-        id: The event's id; ids grow (PROTOCOL.md section 7b).
+        id: The event's id; ids grow (docs/protocol.md, "Resumable streams").
         value: The event's value.
         missed: How many ids were skipped just before this event (0 normally): events the
             server no longer had when the subscription resumed, or that a `"latest"` topic

@@ -79,6 +79,12 @@ def test_invalid_json_is_a_usage_error(url: str) -> None:
     done = swill_command("call", url, "total", "--stdin", stdin="1\nnot json\n")
     assert done.returncode == 2
     assert done.stderr.startswith("swill: invalid JSON in stdin line 2: ")
+    done = swill_command("call", url, "fail", "hello")  # the shell ate the quotes, or there were none
+    assert done.returncode == 2
+    assert done.stderr.endswith(
+        "\n  a JSON string needs double quotes, which the shell keeps inside single ones: '\"hello\"'\n"
+    )
+    assert "JSON string" not in swill_command("call", url, "add", "[1,").stderr  # not a string's mistake
     done = swill_command("call", url, "add", "-m", "novalue")
     assert (done.returncode, done.stderr) == (2, "swill: metadata is KEY=VALUE, got 'novalue'\n")
 

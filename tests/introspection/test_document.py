@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -202,3 +203,36 @@ def test_topics_are_described(live_server: Callable[..., LiveServer]) -> None:
 def test_build_document_of_an_empty_route_table() -> None:
     document = build_document({})
     assert (document["rpcs"], document["schemas"], document["topics"]) == ([], {}, [])
+
+
+class Size(enum.Enum):
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class Order(msgspec.Struct):
+    size: Size
+    speed: Literal["slow", "fast"]
+    priority: Literal[3, 1, 2] | None = None
+    tags: list[Literal["zulu", "alpha"]] = []
+
+
+def test_literal_and_enum_values_are_listed_in_declaration_order() -> None:
+    # msgspec sorts them; a person reads them in the order the code gives them (the playground's
+    # pickers, generated code and docs show the schema's order).
+    app = swill.Swill(__name__)
+
+    @app.handle()
+    async def place(request: swill.Request[Order]) -> Literal["queued", "done"]:
+        return "done"
+
+    document = build_document(app.routes)
+    schemas = document["schemas"]
+    assert schemas["Size"]["enum"] == ["small", "medium", "large"]
+    fields = schemas["Order"]["properties"]
+    assert fields["speed"]["enum"] == ["slow", "fast"]
+    assert fields["priority"]["anyOf"][0]["enum"] == [3, 1, 2]
+    assert fields["tags"]["items"]["enum"] == ["zulu", "alpha"]
+    [rpc] = [rpc for rpc in document["rpcs"] if rpc["name"] == "place"]
+    assert rpc["response"]["schema"]["enum"] == ["queued", "done"]

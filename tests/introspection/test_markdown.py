@@ -54,7 +54,7 @@ def test_types_are_tables_of_fields() -> None:
     assert "| `data` | bytes | yes |  | length ≤ 1024 |  |" in blob
     assert "| `created` | datetime | yes |" in blob
     assert "| 1 | `y` | float | no | `0.0` |" in section(text, "### Point (type)")
-    assert 'One of: `"green"`, `"red"`.' in section(text, "### Color")
+    assert 'One of: `"red"`, `"green"`.' in section(text, "### Color")
 
 
 def test_every_link_has_its_heading() -> None:

@@ -98,7 +98,7 @@ def test_generated_module_names_and_docs(generated: Path) -> None:
     text = (generated / "api_catalog.py").read_text()
     assert 'class Cat(msgspec.Struct, kw_only=True, tag_field="type", tag="Cat"):' in text
     assert "class Point(msgspec.Struct, array_like=True):" in text
-    assert 'Color: TypeAlias = Literal["green", "red"]' in text
+    assert 'Color: TypeAlias = Literal["red", "green"]' in text
     assert "qty: Annotated[int, msgspec.Meta(gt=0, le=1000)]" in text
     assert "data: Annotated[bytes, msgspec.Meta(max_length=1024)]" in text
     assert "created: datetime.datetime" in text

@@ -1,5 +1,5 @@
 /**
- * The one error a call fails with, and its codes (PROTOCOL.md section 4).
+ * The one error a call fails with, and its codes (docs/protocol.md, "Error codes").
  *
  * ```
  * Error

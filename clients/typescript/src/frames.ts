@@ -1,5 +1,5 @@
 /**
- * Frames of PROTOCOL.md section 2: encoding and decoding. Knows no WebSocket.
+ * Frames of docs/protocol.md, "Frames": encoding and decoding. Knows no WebSocket.
  *
  * Rules this module keeps:
  *
@@ -48,7 +48,7 @@ export function frameTypeName(type: number): FrameTypeName | undefined {
 /** The largest call id: ids stay exact in JavaScript numbers. */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
 
-/** A credit of this much or more means no limit (PROTOCOL.md section 5). */
+/** A credit of this much or more means no limit (docs/protocol.md, "Flow control"). */
 export const UNLIMITED = 2 ** 31 - 1;
 
 /** Frame types from here on are extensions that a peer which does not know them ignores. */
@@ -57,7 +57,7 @@ export const EXTENSION_TYPES = 32;
 /** Metadata: string keys, any MessagePack value. */
 export type Metadata = Record<string, unknown>;
 
-/** REQUEST options (PROTOCOL.md section 2). */
+/** REQUEST options (docs/protocol.md, "Frames"). */
 export interface RequestOptions {
   /** The call's deadline in milliseconds, from when the server receives REQUEST. */
   readonly timeout?: number;

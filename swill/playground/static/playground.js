@@ -47,7 +47,7 @@ function loadDocument() {
 }
 
 async function fetchDocument() {
-  /** @type {any} the introspection document (PROTOCOL.md section 7) */
+  /** @type {any} the introspection document (docs/protocol.md, "Built-in rpcs") */
   let doc;
   try {
     doc = await state.client.call("swill.introspect", null, { timeoutMs: 15_000 });

@@ -1,4 +1,4 @@
-// The schemas of `swill.introspect` (PROTOCOL.md section 7), put to work: readable type names and
+// The schemas of `swill.introspect` (docs/protocol.md, "Built-in rpcs"), put to work: readable type names and
 // constraints, and an example message. check.js checks messages against them.
 //
 // The schemas describe MessagePack: `x-msgpack: "bin"` is bytes (base64 text in the editor, a
