@@ -1,4 +1,4 @@
-"""`swill codegen typescript|python TARGET -o FILE` and `swill docs TARGET -o FILE`."""
+"""`swill codegen typescript|python|asyncapi TARGET -o FILE` and `swill docs TARGET -o FILE`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import Code, Error
-from .document import load_document
+from .asyncapi import dumps, generate_asyncapi
+from .document import is_url, load_document
 from .markdown import generate_markdown
 from .python import generate_python
 from .typescript import generate_typescript
@@ -20,6 +21,7 @@ _GENERATORS: dict[str, Callable[[dict[str, Any], argparse.Namespace], str]] = {
     "typescript": lambda document, args: generate_typescript(document),
     "python": lambda document, args: generate_python(document, title=args.target),
     "docs": lambda document, args: generate_markdown(document, title=args.title, source=args.target),
+    "asyncapi": lambda document, args: dumps(generate_asyncapi(document, title=args.title, url=_url(args.target))),
 }
 _TARGET_HELP = "a server (ws://host:port/ws, or host:port) or an app as module:attribute"
 
@@ -41,9 +43,12 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     for language, what in (
         ("typescript", "a TypeScript module over @swill/client"),
         ("python", "a Python module over swill.Client"),
+        ("asyncapi", "an AsyncAPI 3.0 document (JSON)"),
     ):
         parser = languages.add_parser(language, help=what, description=f"Write {what}.")
         _target_arguments(parser, language)
+        if language == "asyncapi":
+            parser.add_argument("--title", default=None, help="the API's title (default: Swill API)")
     docs = subparsers.add_parser(
         "docs",
         help="generate a Markdown API reference",
@@ -57,6 +62,13 @@ def _target_arguments(parser: argparse.ArgumentParser, generator: str) -> None:
     parser.add_argument("target", metavar="URL|module:app", help=_TARGET_HELP)
     parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
     parser.set_defaults(func=run, generator=generator)
+
+
+def _url(target: str) -> str | None:
+    """The server's WebSocket URL when `target` is a server, for the document's `servers`."""
+    from ..cli import normalize_url
+
+    return normalize_url(target) if is_url(target) else None
 
 
 def run(args: argparse.Namespace) -> int:

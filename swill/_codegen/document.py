@@ -23,6 +23,7 @@ __all__ = [
     "Rpc",
     "constraints",
     "describe_kind",
+    "is_url",
     "load_document",
     "ref_name",
     "unique_identifier",
@@ -243,6 +244,11 @@ class Generator(ABC):
         """The source of one API class: a method per rpc of `node`, an attribute per namespace."""
 
 
+def is_url(target: str) -> bool:
+    """Whether a `swill codegen` target names a server rather than `module:app`."""
+    return "://" in target or _HOST_PORT.fullmatch(target) is not None  # no attribute is named with digits
+
+
 def load_document(target: str) -> dict[str, Any]:
     """The introspection document of a server or an app.
 
@@ -256,7 +262,7 @@ def load_document(target: str) -> dict[str, Any]:
         swill.Error: The server refused the call.
         ValueError: `target` is neither, or does not name a Swill app.
     """
-    if "://" in target or _HOST_PORT.fullmatch(target):  # no attribute is named with digits
+    if is_url(target):
         from ..cli import normalize_url
         from ._fetch import fetch_document
 
