@@ -23,7 +23,7 @@ _SIMPLE: Final = re.compile(r"^[A-Za-z0-9_$.]+(\[\])*$")
 _RESERVED: Final = frozenset(
     {
         "Api", "Array", "AsyncIterable", "BidiStreamCall", "Call", "CallOptions", "Client",
-        "ClientStreamCall", "Date", "Error", "Int64", "Map", "Object", "Promise", "Record",
+        "ClientStreamCall", "Date", "Error", "Int64", "Map", "Object", "Promise", "Record", "Rpcs",
         "SCHEMA_HASH", "ServerStreamCall", "Set", "String", "Number", "Boolean", "Symbol",
         "Uint8Array", "isUpToDate", "unknown", "never", "any", "object", "string", "number",
         "boolean", "bigint", "null", "undefined", "void", "symbol", "DeclaredError", "SwillError",
@@ -116,6 +116,7 @@ class _TypeScript(Generator):
             self.error_types = {rpc.name: self.declared_errors(rpc) for rpc in declaring}
             parts += [source for _, _, source in self.error_types.values()]
         parts += self.api_classes(Namespace.of(self.document.user_rpcs), "The server's rpcs, typed.")
+        parts.append(self.rpc_map())
         return "\n".join(parts)
 
 
@@ -222,6 +223,32 @@ class _TypeScript(Generator):
             # back as an object's (numeric) keys.
             return f"Map<number, {value}> | Record<number, {value}>"
         return f"Record<string, {value}>"
+
+    # The `Rpcs` map, for `@swill/client/query`.
+
+    def rpc_map(self) -> str:
+        """`export type Rpcs = {...}`: each rpc's kind and message types, by its full name."""
+        lines = [
+            "\n/**",
+            " * Every rpc's kind and message types, by name, for the TanStack Query adapter:",
+            ' * `createSwillQuery<Rpcs>(client)` from `"@swill/client/query"`.',
+            " */",
+            "export type Rpcs = {",
+        ]
+        for rpc in self.document.user_rpcs:
+            fields = [f'kind: "{rpc.kind}"', f"request: {self.type(rpc.request)}", f"response: {self.type(rpc.response)}"]
+            if getattr(rpc, "resumable", False):
+                fields.append(f"value: {self.event_value(rpc.response)}")
+            lines.append(f"  {json.dumps(rpc.name)}: {{ {'; '.join(fields)} }};")
+        lines.append("};")
+        return "\n".join(lines)
+
+    def event_value(self, response: Mapping[str, Any]) -> str:
+        """The type of `value` in a resumable stream's `{id, value}` events."""
+        properties = self.document.resolve(response).get("properties")
+        if isinstance(properties, Mapping) and "value" in properties:
+            return self.type(properties["value"])
+        return "unknown"
 
     # The Api classes.
 

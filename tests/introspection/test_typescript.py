@@ -46,7 +46,7 @@ TSCONFIG = {
         "types": ["node"],
         "outDir": "out",
     },
-    "files": ["api.ts", "quickstart.ts", "edges.ts", "types.ts", "live.ts"],
+    "files": ["api.ts", "quickstart.ts", "edges.ts", "types.ts", "live.ts", "query_types.ts"],
 }
 
 
@@ -69,11 +69,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = root / "project"
     (project / "node_modules" / "@swill").mkdir(parents=True)
     (project / "node_modules" / "@swill" / "client").symlink_to(client, target_is_directory=True)
-    for package in ("ws", "@types"):
+    for package in ("ws", "@types", "@tanstack"):
         (project / "node_modules" / package).symlink_to(NODE_MODULES / package, target_is_directory=True)
     (project / "package.json").write_text('{"type": "module"}\n')
     (project / "tsconfig.json").write_text(json.dumps(TSCONFIG, indent=2))
-    for name in ("types.ts", "live.ts"):
+    for name in ("types.ts", "live.ts", "query_types.ts"):
         shutil.copy(HERE / name, project / name)
     return project
 
@@ -104,6 +104,8 @@ def test_generated_modules_compile_strict_and_their_types_are_tight(compiled: Pa
     assert "  client2(options?: CallOptions): Promise<string> {" in text  # `client` is taken
     assert "  chat_(data: string, options?: CallOptions): Promise<string> {" in text  # `chat` is a namespace
     assert "Ends a comment: *\\/ and" in text
+    api = (compiled.parent / "api.ts").read_text()
+    assert '  "chat.echo": { kind: "bidi"; request: string; response: string };' in api  # Rpcs, by full name
 
 
 def test_node_calls_a_live_server_through_the_generated_module(

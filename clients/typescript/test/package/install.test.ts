@@ -81,6 +81,7 @@ beforeAll(async () => {
     "--prefer-offline",
     tarball,
     installed("typescript"),
+    installed("@tanstack/query-core"),
     installed("ws"),
     installed("@types/ws"),
   );
@@ -120,9 +121,12 @@ it("compiles generated code under the recommended tsconfig, for a bundler and fo
     join(project, "src", "main.ts"),
     [
       'import { Client, SwillError } from "@swill/client";',
-      'import { Api, type Int64 } from "./api.js";',
+      'import { createSwillQuery } from "@swill/client/query";',
+      'import { Api, type Int64, type Rpcs } from "./api.js";',
       "",
       'const api = new Api(new Client("ws://127.0.0.1:8000/ws"));',
+      "export const swill = createSwillQuery<Rpcs>(api.client);",
+      'export const sumQuery = swill.queryOptions("add", [1, 2]);',
       "export async function sum(): Promise<Int64> {",
       "  try {",
       "    return await api.add([1, 2]);",
@@ -161,6 +165,26 @@ it("compiles generated code under the recommended tsconfig, for a bundler and fo
   };
   writeFileSync(join(project, "tsconfig.node.json"), JSON.stringify(node, null, 2));
   await tsc(project, "tsconfig.node.json");
+}, 180_000);
+
+it("runs in Node from the tarball: a query over the in-memory test server", async () => {
+  writeFileSync(
+    join(project, "check.mjs"),
+    [
+      'import { QueryClient } from "@tanstack/query-core";',
+      'import { createSwillQuery } from "@swill/client/query";',
+      'import { createTestServer, unary } from "@swill/client/testing";',
+      "",
+      "const server = createTestServer({ add: unary(([a, b]) => a + b) });",
+      "const client = server.client();",
+      'const sum = await new QueryClient().fetchQuery(createSwillQuery(client).queryOptions("add", [1, 2]));',
+      "client.close();",
+      "console.log(JSON.stringify({ sum }));",
+      "",
+    ].join("\n"),
+  );
+  const { stdout } = await run("node", ["check.mjs"], { cwd: project, timeout: 30_000 });
+  expect(JSON.parse(stdout)).toEqual({ sum: 3 });
 });
 
 it("bundles with esbuild, tree-shaken to what the page uses", async () => {
