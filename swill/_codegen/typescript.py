@@ -236,7 +236,8 @@ class _TypeScript(Generator):
             "export type Rpcs = {",
         ]
         for rpc in self.document.user_rpcs:
-            fields = [f'kind: "{rpc.kind}"', f"request: {self.type(rpc.request)}", f"response: {self.type(rpc.response)}"]
+            request, response = self.type(rpc.request), self.type(rpc.response)
+            fields = [f'kind: "{rpc.kind}"', f"request: {request}", f"response: {response}"]
             if getattr(rpc, "resumable", False):
                 fields.append(f"value: {self.event_value(rpc.response)}")
             lines.append(f"  {json.dumps(rpc.name)}: {{ {'; '.join(fields)} }};")
