@@ -1,7 +1,7 @@
 """The two servers the benchmark compares, and a command that serves either on 127.0.0.1.
 
-- `swill`: a `swill.Swill` app with three handlers: `add` (unary, typed), `echo` (unary, bytes)
-  and `count` (server streaming).
+- `swill`: a `swill.Swill` app with four handlers: `add` (unary, typed), `echo` (unary, bytes),
+  `count` (server streaming) and `firehose` (server streaming 1 KiB rows without ever awaiting).
 - `bare`: a bare Starlette WebSocket endpoint that answers the same frames doing the minimum: it
   decodes each frame with msgspec and encodes the reply. It speaks just enough of docs/protocol.md for
   the load generator (HELLO, RESPONSE, DATA, END_OF_STREAM) and ignores flow control.
@@ -51,6 +51,14 @@ def _make_swill_app() -> swill.Swill:
     async def count(request: swill.Request[int]) -> AsyncIterator[int]:
         for i in range(request.data):
             yield i
+
+    row = b"x" * 1024
+
+    @app.handle()
+    async def firehose(request: swill.Request[int]) -> AsyncIterator[bytes]:
+        """`data` rows of 1 KiB, as fast as it may: it never awaits (the `hostile` scenario)."""
+        for _ in range(request.data):
+            yield row
 
     return app
 

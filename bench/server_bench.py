@@ -15,12 +15,17 @@ Scenarios, each on a fresh connection:
 
 The servers' CPU time is read from /proc around each measurement, so the table also shows the
 server CPU each call costs, a figure the client's own speed cannot cap.
+
+`--hostile` runs another table, on Swill only: a well-behaved client's sequential unary calls
+(p50, p99) and the server's RSS growth, alone and beside a firehose client (a `firehose` stream of
+1 KiB rows with no window, into a socket that client never reads), the two alternating by round.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import glob
 import os
@@ -28,6 +33,7 @@ import platform
 import selectors
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +47,9 @@ from typing import Any, Final
 import msgspec
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
 from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 __all__ = ["Config", "Server", "main", "render_table", "run"]
 
@@ -65,6 +73,7 @@ class Config:
     window: int = 256
     big_echoes: int = 20
     big_size: int = MiB
+    firehose_rows: int = 100_000_000
     loop: str = "auto"
     ws: str = "auto"
     http: str = "auto"
@@ -145,6 +154,13 @@ class Server:
             pass
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self) -> int:
+        """The server process's resident memory, from /proc."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS in /proc/<pid>/status")
 
     def stop(self) -> None:
         if self.py_spy is not None and self.py_spy.poll() is None:
@@ -420,6 +436,82 @@ def run(
             return runner.run(run_rounds(running, config, only))
 
 
+# The hostile scenario.
+
+
+@contextmanager
+def firehose(url: str, rows: int = 100_000_000) -> Iterator[socket.socket]:
+    """A client that opens a `firehose` stream without a window (unlimited credit) and then never
+    reads its socket, whose receive buffer is small: the server has nowhere to put the rows."""
+    uri = parse_uri(url)
+    protocol = ClientProtocol(uri, subprotocols=[Subprotocol("swill.v1")])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    try:
+        sock.connect((uri.host, uri.port))
+        protocol.send_request(protocol.connect())
+        sock.sendall(b"".join(protocol.data_to_send()))
+        while protocol.handshake_exc is None and not protocol.events_received():
+            protocol.receive_data(sock.recv(4096))
+        if protocol.handshake_exc is not None:
+            raise RuntimeError(f"the firehose handshake failed: {protocol.handshake_exc}")
+        protocol.send_binary(_encode([0, 1, "firehose", None, None, rows]))
+        sock.sendall(b"".join(protocol.data_to_send()))
+        yield sock
+    finally:
+        sock.close()
+
+
+async def hostile_round(server: Server, config: Config, with_firehose: bool) -> dict[str, float]:
+    """A well-behaved client's sequential unary calls, alone or beside a firehose; its latency
+    and how much the server's RSS grew meanwhile."""
+    rss = server.rss_bytes()
+    with firehose(server.url, config.firehose_rows) if with_firehose else contextlib.nullcontext():
+        ws = await _open(server.url)
+        try:
+            ids = Ids()
+            times = await latency(ws, ids, config.latency_calls)
+        finally:
+            await ws.close()
+        grown = server.rss_bytes() - rss
+    return {"p50_us": _percentile(times, 0.5) * 1e6, "p99_us": _percentile(times, 0.99) * 1e6, "rss_mib": grown / MiB}
+
+
+async def hostile_rounds(server: Server, config: Config) -> dict[str, list[dict[str, float]]]:
+    await hostile_round(server, dataclasses.replace(config, latency_calls=200), False)  # warm up
+    results: dict[str, list[dict[str, float]]] = {"alone": [], "beside a firehose": []}
+    for round_ in range(config.rounds):
+        for with_firehose in (False, True) if round_ % 2 == 0 else (True, False):
+            key = "beside a firehose" if with_firehose else "alone"
+            results[key].append(await hostile_round(server, config, with_firehose))
+    return results
+
+
+def run_hostile(config: Config) -> dict[str, list[dict[str, float]]]:
+    with servers(config) as running, asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
+        return runner.run(hostile_rounds(running["swill"], config))
+
+
+def render_hostile(results: dict[str, list[dict[str, float]]], config: Config) -> str:
+    lines = [
+        f"| well-behaved client, {config.latency_calls} sequential unary calls | p50 (µs) | p99 (µs) "
+        "| server RSS growth (MiB) |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, rounds in results.items():
+        cells = [statistics.median(r[key] for r in rounds) for key in ("p50_us", "p99_us", "rss_mib")]
+        lines.append(f"| {label} | {' | '.join(map(_format, cells))} |")
+    alone, beside = (statistics.median(r["p99_us"] for r in results[k]) for k in ("alone", "beside a firehose"))
+    lines.append("")
+    lines.append(
+        f"- p99 beside a firehose / alone: {beside / alone:.2f}x; {config.rounds} rounds alternating, medians. "
+        f"The firehose: `firehose({config.firehose_rows:_})` (1 KiB rows, a handler that never awaits), no window, "
+        "into a socket its client never reads (SO_RCVBUF 4 KiB)."
+    )
+    return "\n".join(lines)
+
+
 # The table.
 
 
@@ -568,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=defaults.window)
     parser.add_argument("--big-echoes", type=int, default=defaults.big_echoes)
     parser.add_argument("--big-size", type=int, default=defaults.big_size)
+    parser.add_argument("--firehose-rows", type=int, default=defaults.firehose_rows, help="for --hostile")
     parser.add_argument("--loop", default=defaults.loop, help="uvicorn --loop, for both servers")
     parser.add_argument("--ws", default=defaults.ws, help="uvicorn --ws, for both servers")
     parser.add_argument("--http", default=defaults.http, help="uvicorn --http, for both servers")
@@ -588,6 +681,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also serve the swill package found in PATH, in the same rounds (A/B of a patch)",
     )
     parser.add_argument("--verbose", action="store_true", help="also print every round's figures")
+    parser.add_argument(
+        "--hostile",
+        action="store_true",
+        help="instead: a well-behaved client's latency and the server's RSS, alone and beside a firehose",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         config = dataclasses.replace(QUICK, loop=args.loop, ws=args.ws, http=args.http, pin=not args.no_pin)
@@ -601,12 +699,17 @@ def main(argv: list[str] | None = None) -> int:
             window=args.window,
             big_echoes=args.big_echoes,
             big_size=args.big_size,
+            firehose_rows=args.firehose_rows,
             loop=args.loop,
             ws=args.ws,
             http=args.http,
             pin=not args.no_pin,
         )
     started = time.perf_counter()
+    if args.hostile:
+        print(render_hostile(run_hostile(config), config))
+        print(f"- Run time: {time.perf_counter() - started:.0f} s.")
+        return 0
     variants = dict(variant.split("=", 1) for variant in args.variant)
     results = run(config, tuple(args.only), variants, args.profile, args.py_spy)
     print(render_table(results, config))

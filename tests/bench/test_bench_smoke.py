@@ -43,3 +43,20 @@ def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint() -
     targets = [line for line in table if "x |" in line and ("yes |" in line or "**no** |" in line)]
     assert len(targets) == 3  # p50 latency, calls/s and stream messages/s have targets
     assert any(line.startswith("- Load generator CPU share") for line in lines)
+
+
+def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_a_firehose() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--hostile", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| well-behaved client")
+    for label in ("alone", "beside a firehose"):
+        [row] = [line for line in table if line.startswith(f"| {label} |")]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert all(re.fullmatch(rf"-?{NUMBER}", cell) for cell in cells[1:]), row
