@@ -75,6 +75,7 @@ class ServerCall:
         "_credit",
         "_data",
         "_deadline_hit",
+        "_decoded",
         "_grant_every",
         "_incoming",
         "_leading_done",
@@ -126,6 +127,7 @@ class ServerCall:
         self.response: Response | None = None
         self._incoming: Incoming | None = None
         self._consumed = 0
+        self._decoded = 0  # messages of a streamed request decoded so far: the next one's index
         self._stats = [0, 0, 0, 0, 0.0]  # messages in, messages out, bytes in, bytes out, credit wait
         self._grant_every = 1
         if self.spec.request_stream:
@@ -399,7 +401,8 @@ class ServerCall:
         into the handler's type.
 
         Raises:
-            Error: `INVALID_ARGUMENT`, with a `{"path", "message"}` per problem in `data`.
+            Error: `INVALID_ARGUMENT`, with a `{"path", "message"}` per problem in `data`, and in
+                a streamed request the message's `"index"` (from 0) in each and in the text.
         """
         codec = self.spec.request_codec
         try:
@@ -408,11 +411,14 @@ class ServerCall:
             return codec.convert(value)
         except InvalidData as exc:
             first = exc.errors[0] if exc.errors else {"path": "$", "message": "invalid"}
-            raise Error(
-                Code.INVALID_ARGUMENT,
-                f"invalid request message: {first['message']} at {first['path']}",
-                data=exc.errors,
-            ) from None
+            errors: list[dict[str, Any]] = list(exc.errors)
+            what = "invalid request message"
+            if self._incoming is not None:  # messages are decoded in order: this one's index
+                what = f"invalid request message at index {self._decoded} of the stream"
+                errors = [{**error, "index": self._decoded} for error in errors]
+            raise Error(Code.INVALID_ARGUMENT, f"{what}: {first['message']} at {first['path']}", data=errors) from None
+        finally:
+            self._decoded += 1
 
     # Outgoing frames.
 

@@ -175,6 +175,17 @@ const scenarios = {
     assert.equal(await events(page, "sent").count(), 3);
     assert.match(await textOf(events(page, "received")), /"count": 3, "mean": 3,/);
     assert.equal(await editor(page).inputValue(), "1.5", "the first message is back in the editor");
+    // An invalid message of the stream: the server names it by its index, the page by its number.
+    await page.getByRole("button", { name: /^Open stream/ }).click();
+    await page.getByRole("button", { name: /^Send/ }).waitFor();
+    await typeMessage(page, '"warm"');
+    await editor(page).press("Control+Enter");
+    await page.getByRole("button", { name: "Send anyway" }).click();
+    await statusIs(page, "INVALID_ARGUMENT");
+    const problem = page.locator(".rpc-view .problem.server");
+    await problem.waitFor();
+    assert.equal(await textOf(problem), "$ Message #2: Expected `float`, got `str` SERVER");
+    assert.match(await textOf(events(page, "error")), /invalid request message at index 1 of the stream: .* "index": 1\} \]$/);
   },
 
   /** Bidi: each message answered as it goes, then the end of both streams. */

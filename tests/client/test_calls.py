@@ -39,6 +39,18 @@ async def test_client_stream_with_a_first_message_in_request(url: str) -> None:
         assert await call.result() == 15
 
 
+async def test_an_invalid_message_of_a_stream_is_named_by_its_index(url: str) -> None:
+    async with Client(url) as client:
+        call = await client.open("total", 10)  # index 0
+        await call.send(5)
+        await call.send("six")  # index 2
+        with pytest.raises(swill.Error) as info:
+            await call.result()
+    assert info.value.code is swill.Code.INVALID_ARGUMENT
+    assert info.value.message == "invalid request message at index 2 of the stream: Expected `int`, got `str` at $"
+    assert info.value.data == [{"path": "$", "message": "Expected `int`, got `str`", "index": 2}]
+
+
 async def test_bidirectional_stream(url: str) -> None:
     async with Client(url) as client:
         call = await client.open("chat.echo")

@@ -40,6 +40,25 @@ async def test_invalid_message_in_a_stream_ends_the_call(client: RawClient) -> N
     assert frame[:3] == [5, 1, "INVALID_ARGUMENT"]
 
 
+async def test_invalid_message_in_a_stream_is_named_by_its_index(client: RawClient) -> None:
+    # The message in REQUEST is index 0; DATA frames follow in order.
+    await client.send([0, 1, "total", None, None, 1], [1, 1, 2], [1, 1, 3], [1, 1, "x"])
+    frame = await client.recv_for(1, credit=False)
+    assert frame[:4] == [
+        5,
+        1,
+        "INVALID_ARGUMENT",
+        "invalid request message at index 3 of the stream: Expected `int`, got `str` at $",
+    ]
+    assert frame[4] == [{"path": "$", "message": "Expected `int`, got `str`", "index": 3}]
+    await client.send([0, 2, "total"], [1, 2, 5], [1, 2, "y"])  # no message in REQUEST
+    frame = await client.recv_for(2, credit=False)
+    assert frame[4] == [{"path": "$", "message": "Expected `int`, got `str`", "index": 1}]
+    await client.send([0, 3, "order", None, None, {"items": "x"}])  # not a stream: no index
+    frame = await client.recv_for(3, credit=False)
+    assert frame[3].startswith("invalid request message: ") and "index" not in frame[4][0]
+
+
 async def test_data_for_a_single_request_call(client: RawClient) -> None:
     await client.send([0, 1, "sleepy", None, None, "data"], [1, 1, "more"])
     assert (await client.recv_for(1, credit=False))[:3] == [5, 1, "INVALID_ARGUMENT"]

@@ -541,7 +541,16 @@ export class RpcView {
     } catch {
       spans = new Map();
     }
-    this.editor.setProblems(problems.map((problem) => located(problem, spans, "server")));
+    const last = this.sentCount - 1; // in a streamed request, the server names a message by its index
+    this.editor.setProblems(
+      problems.map((problem) => {
+        if (typeof problem.index !== "number") {
+          return located(problem, spans, "server");
+        }
+        const named = { ...problem, message: `Message #${problem.index + 1}: ${problem.message}` };
+        return problem.index === last ? located(named, spans, "server") : { ...named, source: "server" };
+      }),
+    );
   }
 
   /** Show the call's status; with rows still to show, together with them. */

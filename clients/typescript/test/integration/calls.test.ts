@@ -115,6 +115,16 @@ describe("errors", () => {
     expect(error.data).toEqual([{ path: "$", message: expect.any(String) as string }]);
   });
 
+  it("names the invalid message of a streamed request by its index", async () => {
+    const call = client.open<unknown, number>("total", 10); // index 0
+    await call.send(5);
+    await call.send("six"); // index 2
+    const error = await rejection(call.result());
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+    expect(error.message).toBe("invalid request message at index 2 of the stream: Expected `int`, got `str` at $");
+    expect(error.data).toEqual([{ path: "$", message: "Expected `int`, got `str`", index: 2 }]);
+  });
+
   it("yields a stream's messages, then its error", async () => {
     const seen: number[] = [];
     const error = await rejection(
