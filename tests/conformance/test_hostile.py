@@ -113,6 +113,6 @@ async def test_an_invalid_message_fails_a_streamed_request_when_it_arrives(clien
     await client.send([0, 1, "stuck", None, None, 1], [1, 1, 2], [1, 1, "three"])
     frame = await client.recv_for(1, credit=False)
     assert frame[:3] == [5, 1, "INVALID_ARGUMENT"]
-    assert frame[4] == [{"path": "$", "message": "Expected `int`, got `str`"}]
+    assert frame[4] == [{"path": "$", "message": "Expected `int`, got `str`", "index": 2}]
     await client.send([0, 2, "stuck", None, None, "first"])  # invalid before the handler starts
     assert (await client.recv_for(2, credit=False))[:3] == [5, 2, "INVALID_ARGUMENT"]
