@@ -1,149 +1,24 @@
 /**
- * One call: its state as a table, its credit, and the `Call` object applications hold.
- * Knows no WebSocket: a call talks to its connection through a {@link CallLink}.
+ * The `Call` object applications hold: a thin layer over the protocol core's events. Knows no
+ * WebSocket: a call talks to its connection through a {@link CallLink}, and the connection hands
+ * it the core's events for its id.
  *
  * Rules this module keeps:
  *
- * 1. Each half of a call moves through its own table (as in swill/_calls.py): the request half
- *    (client → server) is OPEN until END_OF_STREAM; the response half goes IDLE → LEADING
- *    (METADATA) → STREAMING (DATA) → DONE (RESPONSE, END_OF_STREAM or ERROR). A frame from the
- *    server that is not in the table is a protocol violation that fails the call with `INTERNAL`.
- * 2. Flow control: a call that sends `window = W` lets the server send W DATA frames, and grants
+ * 1. Flow control: a call that sends `window = W` lets the server send W DATA frames, and grants
  *    more only as the application takes messages, so at most W messages are ever buffered.
- * 3. A call ends once: with the server's last frame, or locally (cancel, deadline, abort, lost
+ * 2. A call ends once: with the server's last frame, or locally (cancel, deadline, abort, lost
  *    connection). After a local end the call sends CLOSE (when REQUEST went out) and ignores
  *    whatever still arrives.
+ * 3. `result()` is for a single response. On a streamed one it rejects with `FAILED_PRECONDITION`
+ *    ("iterate the call") and cancels the call; iterating a single response yields it once.
  */
 
 import { Code, SwillError, abortError } from "./errors.js";
-import {
-  type ClientFrame,
-  FrameType,
-  type Metadata,
-  type RequestFrame,
-  type RequestOptions,
-  type ServerFrame,
-  UNLIMITED,
-} from "./frames.js";
+import type { Metadata } from "./frames.js";
+import { type CallEvent, NO_DATA, type CallRequest } from "./protocol.js";
 
-/** The states of either half of a call. */
-export type Half = "OPEN" | "IDLE" | "LEADING" | "STREAMING" | "DONE";
-
-type Table = Readonly<Partial<Record<Half, Readonly<Partial<Record<FrameType, Half>>>>>>;
-
-const REQUEST_HALF: Table = {
-  OPEN: { [FrameType.DATA]: "OPEN", [FrameType.END_OF_STREAM]: "DONE" },
-  DONE: {},
-};
-
-const RESPONSE_HALF: Table = {
-  IDLE: {
-    [FrameType.METADATA]: "LEADING",
-    [FrameType.DATA]: "STREAMING",
-    [FrameType.RESPONSE]: "DONE",
-    [FrameType.END_OF_STREAM]: "DONE",
-    [FrameType.ERROR]: "DONE",
-  },
-  LEADING: {
-    [FrameType.DATA]: "STREAMING",
-    [FrameType.RESPONSE]: "DONE",
-    [FrameType.END_OF_STREAM]: "DONE",
-    [FrameType.ERROR]: "DONE",
-  },
-  STREAMING: {
-    [FrameType.DATA]: "STREAMING",
-    [FrameType.END_OF_STREAM]: "DONE",
-    [FrameType.ERROR]: "DONE",
-  },
-  DONE: {},
-};
-
-/** A move the protocol does not allow; `local` tells who made it. */
-export class ProtocolViolation extends Error {
-  override name = "ProtocolViolation";
-
-  constructor(
-    message: string,
-    readonly local: boolean,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * The client's view of one call: both halves and the credit in each direction.
- *
- * `sendCredit` is what the client may still send (`null`: unlimited); `receiveCredit` is what the
- * server may still send before it must wait (`null`: no window was asked for).
- */
-export class CallState {
-  request: Half = "OPEN";
-  response: Half = "IDLE";
-
-  constructor(
-    readonly id: number,
-    public sendCredit: number | null,
-    public receiveCredit: number | null,
-  ) {}
-
-  /** True once the frame that ends the call has come (or the call ended locally). */
-  get done(): boolean {
-    return this.response === "DONE";
-  }
-
-  /** Record that the client sends `type`. Throws a local `ProtocolViolation` if it may not. */
-  send(type: FrameType): void {
-    const next = REQUEST_HALF[this.request]?.[type];
-    if (next === undefined) {
-      throw new ProtocolViolation(`can't send ${name(type)} on call ${this.id} in state ${this.request}`, true);
-    }
-    if (type === FrameType.DATA && this.sendCredit !== null) {
-      if (this.sendCredit <= 0) {
-        throw new ProtocolViolation(`no credit to send DATA on call ${this.id}`, true);
-      }
-      this.sendCredit -= 1;
-    }
-    this.request = next;
-  }
-
-  /** Record that the server sent `type`. Throws a remote `ProtocolViolation` if it may not. */
-  receive(type: FrameType): void {
-    const next = RESPONSE_HALF[this.response]?.[type];
-    if (next === undefined) {
-      throw new ProtocolViolation(`unexpected ${name(type)} in state ${this.response}`, false);
-    }
-    if (type === FrameType.DATA && this.receiveCredit !== null) {
-      if (this.receiveCredit <= 0) {
-        throw new ProtocolViolation("DATA beyond the granted credit", false);
-      }
-      this.receiveCredit -= 1;
-    }
-    this.response = next;
-  }
-
-  /** Allow the server `n` more DATA frames. */
-  grant(n: number): void {
-    if (this.receiveCredit !== null) {
-      this.receiveCredit = n >= UNLIMITED ? null : this.receiveCredit + n;
-    }
-  }
-
-  /** The server allowed `n` more DATA frames. */
-  granted(n: number): void {
-    if (this.sendCredit !== null) {
-      this.sendCredit = n >= UNLIMITED ? null : this.sendCredit + n;
-    }
-  }
-
-  /** Whether DATA may go now as far as credit goes. */
-  canSendData(): boolean {
-    return this.sendCredit === null || this.sendCredit > 0;
-  }
-}
-
-function name(type: FrameType): string {
-  return Object.entries(FrameType).find(([, value]) => value === type)?.[0] ?? String(type);
-}
+export { CallState, type Half, ProtocolViolation } from "./call-state.js";
 
 /** Per-call options, for `call`, `stream` and `open`. */
 export interface CallOptions {
@@ -159,12 +34,16 @@ export interface CallOptions {
 
 /** @private What a call needs of the connection it runs on. */
 export interface CallLink {
-  /** The server's `client_window` (HELLO): the credit of a streamed request. */
-  readonly clientWindow: number;
-  /** Send a frame for the call. Throws a `SwillError` when it is too large or can't go. */
-  send(frame: ClientFrame): void;
-  /** The call is over: forget it. */
-  release(id: number): void;
+  /** Whether a DATA frame for call `id` may go now (open, not ended, within credit). */
+  canSendData(id: number): boolean;
+  /** Send one message. Throws a `SwillError` when it is too large or can't go. */
+  sendData(id: number, data: unknown): void;
+  /** End the streamed request. */
+  sendEnd(id: number): void;
+  /** Allow the server `n` more DATA frames. */
+  grant(id: number, n: number): void;
+  /** The call ended here: CLOSE goes to the server, and the connection forgets the call. */
+  cancel(id: number, reason: string | null): void;
 }
 
 interface Deferred<T> {
@@ -187,17 +66,15 @@ function deferred<T>(settled = true): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-const NO_DATA: unique symbol = Symbol("no data");
-
 /**
  * One call of any kind: what `Client.open()` and `Client.stream()` return.
  *
  * - Streamed request: `send()` each message, then `end()`. `send()` waits while the server's
  *   credit is used up.
  * - Response: `await result()` for a single response, or `for await` over the messages of a
- *   streamed one (leaving the loop early cancels the call). On a single response, iteration
- *   yields that one value; on a streamed response, `result()` collects the messages not taken by
- *   iteration into an array.
+ *   streamed one (leaving the loop early cancels the call). Iterating a single response yields
+ *   that one value; `result()` on a streamed response rejects with `FAILED_PRECONDITION` and
+ *   cancels the call.
  * - `leadingMetadata` and `trailingMetadata` are `undefined` until they are known, then a map
  *   (`{}` when the server sent none).
  *
@@ -209,7 +86,6 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
   readonly rpc: string;
   #id: number | undefined;
   #link: CallLink | undefined;
-  #state: CallState | undefined;
   readonly #data: unknown;
   readonly #metadata: Metadata | null;
   readonly #window: number | null;
@@ -222,13 +98,14 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
   #error: SwillError | undefined;
   #response: { readonly value: Res } | undefined;
   #responseTaken = false;
+  #streamed = false;
+  #requestEnded = false;
   #result: Promise<Res> | undefined;
   #buffer: Res[] = [];
   #head = 0;
   #ungranted = 0;
   #sending: Promise<unknown> = Promise.resolve();
-  readonly #opened = deferred<void>();
-  readonly #ended = deferred<void>();
+  readonly #opened = deferred<number>();
   #changed = deferred<void>(false);
 
   /** @private Made by the client; applications get calls from `Client.open()`. */
@@ -291,11 +168,11 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
   }
 
   /**
-   * The response: the single value, or for a streamed response the messages that iteration did
-   * not take, as an array. Rejects with the call's `SwillError`.
+   * The single response. Rejects with the call's `SwillError`; with `FAILED_PRECONDITION` when
+   * the rpc streams its response (iterate the call instead), and the call is then cancelled.
    */
   result(): Promise<Res> {
-    this.#result ??= this.#collect();
+    this.#result ??= this.#single();
     return this.#result;
   }
 
@@ -307,7 +184,7 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
 
   [Symbol.asyncIterator](): AsyncIterator<Res> {
     return {
-      next: () => this.#next(true),
+      next: () => this.#next(),
       return: (): Promise<IteratorResult<Res>> => {
         if (!this.#over) {
           this.cancel("the consumer stopped reading");
@@ -319,87 +196,70 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
 
   // The connection's side.
 
-  /** @private The REQUEST for this call as id `id`; `undefined` when the call is already over. */
-  request(id: number): RequestFrame | undefined {
+  /** @private What REQUEST carries; `undefined` when the call is already over. */
+  request(): CallRequest | undefined {
     if (this.#over) {
       return undefined;
     }
-    let options: RequestOptions | null = null;
-    if (this.#deadline !== undefined || this.#window !== null) {
-      options = {
-        ...(this.#deadline === undefined ? {} : { timeout: Math.max(1, Math.ceil(this.#deadline - now())) }),
-        ...(this.#window === null ? {} : { window: this.#window }),
-      };
-    }
-    const head = { type: FrameType.REQUEST, id, rpc: this.rpc, metadata: this.#metadata, options };
-    return this.#data === NO_DATA ? head : { ...head, data: this.#data };
+    return {
+      rpc: this.rpc,
+      data: this.#data,
+      metadata: this.#metadata,
+      timeoutMs: this.#deadline === undefined ? undefined : Math.max(1, Math.ceil(this.#deadline - now())),
+      window: this.#window,
+    };
   }
 
   /** @private REQUEST went out as id `id` on `link`. */
   opened(id: number, link: CallLink): void {
-    const sendCredit = link.clientWindow - (this.#data === NO_DATA ? 0 : 1);
     this.#id = id;
     this.#link = link;
-    this.#state = new CallState(id, sendCredit, this.#window);
-    this.#opened.resolve();
+    this.#opened.resolve(id);
   }
 
-  /** @private A frame from the server for this call. */
-  receive(frame: ServerFrame): void {
-    const state = this.#state;
-    if (this.#over || state === undefined) {
+  /** @private An event of the protocol core for this call. */
+  receive(event: CallEvent): void {
+    if (this.#over) {
       return;
     }
-    if (frame.type === FrameType.CREDIT) {
-      state.granted(frame.n);
-      this.#notify();
-      return;
-    }
-    try {
-      state.receive(frame.type);
-    } catch (error) {
-      this.#finish(new SwillError(Code.INTERNAL, `protocol violation: ${(error as Error).message}`), true);
-      return;
-    }
-    this.#take(frame);
-  }
-
-  /** @private End the call with `error` (a lost connection, a malformed frame). */
-  fail(error: SwillError, close = false): void {
-    this.#finish(error, close);
-  }
-
-  #take(frame: ServerFrame): void {
-    switch (frame.type) {
-      case FrameType.METADATA:
-        this.#leading = frame.metadata ?? {};
+    switch (event.type) {
+      case "CreditGranted":
         break;
-      case FrameType.DATA:
+      case "MetadataReceived":
+        this.#leading = event.metadata;
+        break;
+      case "MessageReceived":
         this.#leading ??= {};
-        this.#buffer.push(frame.data as Res);
+        this.#streamed = true;
+        this.#buffer.push(event.data as Res);
         break;
-      case FrameType.RESPONSE:
-        this.#leading = frame.leading ?? this.#leading ?? {};
-        this.#trailing = frame.trailing ?? {};
-        this.#response = { value: frame.data as Res };
+      case "ResponseReceived":
+        this.#leading = event.leading ?? this.#leading ?? {};
+        this.#trailing = event.trailing;
+        this.#response = { value: event.data as Res };
         this.#finish(undefined, false);
         break;
-      case FrameType.END_OF_STREAM:
+      case "EndOfStream":
         this.#leading ??= {};
-        this.#trailing = frame.metadata ?? {};
+        this.#trailing = event.metadata;
+        this.#streamed = true;
         this.#finish(undefined, false);
         break;
-      case FrameType.ERROR: {
-        const metadata = frame.metadata ?? {};
+      case "ErrorReceived":
         this.#leading ??= {};
-        this.#trailing = metadata;
-        this.#finish(new SwillError(frame.code, frame.message, { data: frame.data, metadata }), false);
+        this.#trailing = event.error.metadata;
+        this.#finish(event.error, false);
         break;
-      }
-      default:
+      case "CallFailed":
+        this.#finish(event.error, false);
         break;
     }
     this.#notify();
+  }
+
+  /** @private End the call with `error` (a lost connection, a REQUEST that could not go). */
+  fail(error: SwillError): void {
+    this.#finish(error, false);
   }
 
   // Ending.
@@ -422,29 +282,16 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
     this.#error = error;
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    if (this.#state !== undefined) {
-      this.#state.response = "DONE";
-    }
     if (error?.code === Code.CANCELLED) {
       // The application asked for nothing more: drop what waits.
       this.#buffer = [];
       this.#head = 0;
     }
-    if (this.#id !== undefined && this.#link !== undefined) {
-      if (close) {
-        try {
-          this.#link.send({ type: FrameType.CLOSE, id: this.#id, reason });
-        } catch {
-          // The connection is gone, and the server forgets the call with it.
-        }
-      }
-      this.#link.release(this.#id);
+    if (close && this.#id !== undefined && this.#link !== undefined) {
+      this.#link.cancel(this.#id, reason);
     }
-    if (error === undefined) {
-      this.#ended.resolve();
-    } else {
+    if (error !== undefined) {
       this.#opened.reject(error);
-      this.#ended.reject(error);
     }
     this.#notify();
   }
@@ -457,12 +304,12 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
 
   // Reading.
 
-  async #next(withResponse: boolean): Promise<IteratorResult<Res>> {
+  async #next(): Promise<IteratorResult<Res>> {
     for (;;) {
       if (this.#head < this.#buffer.length) {
         return { done: false, value: this.#shift() };
       }
-      if (withResponse && this.#response !== undefined && !this.#responseTaken) {
+      if (this.#response !== undefined && !this.#responseTaken) {
         this.#responseTaken = true;
         return { done: false, value: this.#response.value };
       }
@@ -471,6 +318,26 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
           throw this.#error;
         }
         return { done: true, value: undefined };
+      }
+      await this.#changed.promise;
+    }
+  }
+
+  async #single(): Promise<Res> {
+    for (;;) {
+      if (this.#response !== undefined) {
+        return this.#response.value;
+      }
+      if (this.#error !== undefined) {
+        throw this.#error;
+      }
+      if (this.#streamed || this.#over) {
+        const error = new SwillError(
+          Code.FAILED_PRECONDITION,
+          `rpc "${this.rpc}" streams its response: iterate the call with for await`,
+        );
+        this.#finish(error, true, "result() on a streamed response");
+        throw error;
       }
       await this.#changed.promise;
     }
@@ -490,36 +357,15 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
   // Grant credit as messages are taken, in batches of half the window.
   #consumed(): void {
     const window = this.#window;
-    const state = this.#state;
-    if (window === null || state === undefined || this.#over || this.#link === undefined) {
+    if (window === null || this.#id === undefined || this.#over || this.#link === undefined) {
       return;
     }
     this.#ungranted += 1;
     if (this.#ungranted >= Math.max(1, Math.floor(window / 2))) {
       const n = this.#ungranted;
       this.#ungranted = 0;
-      state.grant(n);
-      try {
-        this.#link.send({ type: FrameType.CREDIT, id: state.id, n });
-      } catch {
-        // The connection is gone; the call fails with it.
-      }
+      this.#link.grant(this.#id, n);
     }
-  }
-
-  // Takes every message still to come, so that a stream someone stopped iterating can't stall on
-  // its window; an iterator running at the same time gets the ones it pulls first.
-  async #collect(): Promise<Res> {
-    const messages: Res[] = [];
-    for (;;) {
-      const next = await this.#next(false);
-      if (next.done === true) {
-        break;
-      }
-      messages.push(next.value);
-    }
-    await this.#ended.promise;
-    return this.#response === undefined ? (messages as Res) : this.#response.value;
   }
 
   // Writing.
@@ -531,35 +377,30 @@ export class Call<Res = unknown, Req = unknown> implements AsyncIterable<Res> {
   }
 
   async #sendData(message: Req): Promise<void> {
-    const state = await this.#ready();
+    const id = await this.#opened.promise;
+    const link = this.#link as CallLink;
     for (;;) {
       if (this.#over) {
         throw this.#error ?? new SwillError(Code.FAILED_PRECONDITION, "the call is over");
       }
-      if (state.request === "DONE") {
+      if (this.#requestEnded) {
         throw new SwillError(Code.FAILED_PRECONDITION, "send() after end()");
       }
-      if (state.canSendData()) {
+      if (link.canSendData(id)) {
         break;
       }
       await this.#changed.promise;
     }
-    (this.#link as CallLink).send({ type: FrameType.DATA, id: state.id, data: message });
-    state.send(FrameType.DATA);
+    link.sendData(id, message);
   }
 
   async #sendEnd(): Promise<void> {
-    const state = await this.#ready().catch(() => undefined);
-    if (state === undefined || this.#over || state.request === "DONE") {
+    const id = await this.#opened.promise.catch(() => undefined);
+    if (id === undefined || this.#over || this.#requestEnded) {
       return;
     }
-    (this.#link as CallLink).send({ type: FrameType.END_OF_STREAM, id: state.id, metadata: null });
-    state.send(FrameType.END_OF_STREAM);
-  }
-
-  async #ready(): Promise<CallState> {
-    await this.#opened.promise;
-    return this.#state as CallState;
+    this.#requestEnded = true;
+    (this.#link as CallLink).sendEnd(id);
   }
 }
 

@@ -10,7 +10,13 @@
  * 2. After a lost connection (or one drained by GOAWAY) the client dials again in the background
  *    (`reconnect`), so that `open` / `close` / `reconnecting` events track the server.
  * 3. A 44xx close is a refusal (PROTOCOL.md section 6): no automatic reconnect. New calls fail
- *    with the refusal's code until `connect()` is called again.
+ *    with the refusal's code until `connect()` is called again. The one exception: with `auth`,
+ *    a 4401 is followed by one more `auth()` and an immediate reconnect; a second 4401 in a row
+ *    (no call served in between) is final.
+ * 4. Credentials: `auth()` is called before every connection attempt and its value goes in AUTH,
+ *    the first frame of the connection. An `auth()` that throws fails the attempt with
+ *    `UNAUTHENTICATED` and that message, and the dial stops there. Credentials never go into the
+ *    URL, an error message or an event.
  */
 
 import { type BackoffOptions, retryDelayMs } from "./backoff.js";
@@ -20,13 +26,17 @@ import {
   Connection,
   type ConnectionHandlers,
   type ConnectionOptions,
-  closeError,
+  type Credentials,
   type Settings,
   type WebSocketConstructor,
-  refusalCode,
 } from "./connection.js";
 import { Code, SwillError } from "./errors.js";
 import type { Metadata } from "./frames.js";
+import { DEFAULT_MAX_RECEIVE_SIZE, refusalCode } from "./protocol.js";
+import { type ResumeLink, type SubscribeOptions, type SubscriptionEvent, subscription } from "./subscribe.js";
+
+/** Returns the credentials sent in AUTH: any MessagePack value, typically `{ token }`. */
+export type AuthFunction = () => unknown;
 
 /** Options of a {@link Client}. */
 export interface ClientOptions {
@@ -51,6 +61,13 @@ export interface ClientOptions {
    * starts (e.g. to add the current trace context). A call's own `metadata` adds to it and wins.
    */
   readonly metadata?: Metadata | (() => Metadata | undefined) | undefined;
+  /**
+   * Credentials: called (sync or async) before every connection attempt and once more after a
+   * 4401 close; what it returns goes in the AUTH frame. Never put a token in the URL.
+   */
+  readonly auth?: AuthFunction | undefined;
+  /** The largest message accepted from the server, in bytes (default 16 MiB). */
+  readonly maxReceiveSize?: number | undefined;
 }
 
 /** Where the client's connection stands. */
@@ -58,7 +75,7 @@ export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting";
 
 /** The events of a {@link Client} and what their listeners receive. */
 export interface ClientEventMap {
-  /** A connection opened (after HELLO). */
+  /** A connection opened: the server's HELLO arrived. */
   open: { readonly settings: Settings };
   /** The connection closed or was lost; its open calls failed with `UNAVAILABLE`. */
   close: CloseInfo;
@@ -79,6 +96,7 @@ const DEFAULTS = {
   connectTimeoutMs: 10_000,
   pingIntervalMs: 0,
   pongTimeoutMs: 10_000,
+  maxReceiveSize: DEFAULT_MAX_RECEIVE_SIZE,
 };
 
 /**
@@ -95,6 +113,7 @@ export class Client {
   readonly url: string;
   readonly #WebSocket: WebSocketConstructor;
   readonly #options: typeof DEFAULTS & { readonly backoff: BackoffOptions };
+  readonly #auth: AuthFunction | undefined;
   readonly #listeners: { [K in keyof ClientEventMap]: Set<Listener<K>> } = {
     open: new Set(),
     close: new Set(),
@@ -110,6 +129,10 @@ export class Client {
   #refusal: SwillError | undefined;
   #lifetime = new AbortController();
   #closing = false;
+  // After a 4401 with `auth`: the errors of the calls it failed (subscriptions resume after
+  // those), and whether the retry is spent until a connection serves a call.
+  readonly #cured = new WeakSet<SwillError>();
+  #authRetried = false;
   #state: ConnectionState = "idle";
 
   /**
@@ -132,11 +155,14 @@ export class Client {
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULTS.pingIntervalMs,
       pongTimeoutMs: options.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs,
+      maxReceiveSize: options.maxReceiveSize ?? DEFAULTS.maxReceiveSize,
       backoff: options.backoff ?? {},
     };
     this.#metadata = options.metadata;
+    this.#auth = options.auth;
     this.#handlers = {
-      onClose: (connection, info) => this.#closed(connection, info),
+      onHello: (connection) => this.#emit("open", { settings: connection.settings }),
+      onClose: (connection, info, error) => this.#closed(connection, info, error),
       onGoAway: (connection, reason) => {
         if (connection === this.#connection) {
           this.#emit("goaway", { reason });
@@ -178,7 +204,7 @@ export class Client {
    */
   async connect(): Promise<Settings> {
     this.#refusal = undefined;
-    return (await this.#ready()).settings;
+    return (await this.#ready()).hello;
   }
 
   /**
@@ -207,6 +233,45 @@ export class Client {
   open<Res = unknown, Req = unknown>(rpc: string, data?: unknown, options: CallOptions = {}): Call<Res, Req> {
     const window = options.window ?? this.#options.window;
     return this.#start(new Call<Res, Req>(rpc, data, this.#callOptions(options), window));
+  }
+
+  /**
+   * Iterate the events of a resumable stream (PROTOCOL.md section 7b), re-opening it by itself,
+   * with the last id delivered, after a lost connection, GOAWAY or `UNAVAILABLE`; any other error
+   * ends the iteration with that error. Each event says what was `missed` just before it, and
+   * whether the ids `restarted`. Leaving the loop (or aborting `signal`) cancels the stream.
+   *
+   * ```ts
+   * for await (const event of client.subscribe<number>("temperature", { after: 0, signal })) {
+   *   event.id; event.value; event.missed; event.restarted;
+   * }
+   * ```
+   */
+  subscribe<T = unknown>(rpc: string, options: SubscribeOptions = {}): AsyncIterable<SubscriptionEvent<T>> {
+    const link: ResumeLink = {
+      stream: (name, after, callOptions) => this.stream(name, after, callOptions),
+      cured: (error) => this.#cured.has(error),
+      delayMs: (attempt) => retryDelayMs(attempt, Math.random(), this.#options.backoff),
+    };
+    return subscription<T>(link, rpc, options);
+  }
+
+  /**
+   * Call `auth()` and send its credentials (AUTH) on the live connection, replacing the old ones
+   * without disturbing calls. Without a connection the next one gets them anyway.
+   *
+   * @throws SwillError `FAILED_PRECONDITION` without an `auth` option; `UNAUTHENTICATED` when
+   *   `auth()` throws.
+   */
+  async reauthenticate(): Promise<void> {
+    if (this.#auth === undefined) {
+      throw new SwillError(Code.FAILED_PRECONDITION, "reauthenticate() needs new Client(url, { auth })");
+    }
+    const credentials = await this.#credentials();
+    const connection = this.#connection;
+    if (credentials !== undefined && connection !== undefined && !connection.closed) {
+      connection.authenticate(credentials.value);
+    }
   }
 
   /**
@@ -295,9 +360,14 @@ export class Client {
   }
 
   #dial(delayFirst: boolean): Promise<Connection> {
-    this.#dialing ??= this.#attempts(delayFirst).finally(() => {
-      this.#dialing = undefined;
-    });
+    if (this.#dialing === undefined) {
+      const dialing = this.#attempts(delayFirst).finally(() => {
+        if (this.#dialing === dialing) {
+          this.#dialing = undefined;
+        }
+      });
+      this.#dialing = dialing;
+    }
     return this.#dialing;
   }
 
@@ -318,14 +388,24 @@ export class Client {
         } else {
           this.#state = "connecting";
         }
+        const credentials = await abortable(this.#credentials(), signal);
         try {
-          return this.#opened(await abortable(Connection.connect(this.url, this.#connectionOptions()), signal));
+          const connecting = Connection.connect(this.url, this.#connectionOptions(), credentials);
+          const connection = await abortable(connecting, signal, (opened) => opened.close(1000, ""));
+          if (connection.closed) {
+            throw connection.error; // closed before the client took it: a failed attempt
+          }
+          return this.#opened(connection);
         } catch (error) {
           if (signal.aborted) {
             throw signal.reason;
           }
           lastError = SwillError.from(error, Code.UNAVAILABLE);
           if (isRefusal(lastError)) {
+            if (this.#retryAuth(lastError)) {
+              attempt = -1; // at once, with fresh credentials
+              continue;
+            }
             this.#refusal = lastError;
             throw lastError;
           }
@@ -337,10 +417,33 @@ export class Client {
     }
   }
 
+  // Credentials for the next connection: `auth()`'s value, boxed; a throw is UNAUTHENTICATED.
+  async #credentials(): Promise<Credentials | undefined> {
+    if (this.#auth === undefined) {
+      return undefined;
+    }
+    try {
+      return { value: await this.#auth() };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new SwillError(Code.UNAUTHENTICATED, message, { cause: error });
+    }
+  }
+
+  // Whether a refusal gets the single auth retry (a 4401, with `auth`, not right after another).
+  #retryAuth(error: SwillError): boolean {
+    const cause = error.cause as Partial<CloseInfo> | undefined;
+    if (this.#auth === undefined || cause?.code !== 4401 || this.#authRetried) {
+      return false;
+    }
+    this.#authRetried = true;
+    return true;
+  }
+
   #opened(connection: Connection): Connection {
     this.#connection = connection;
+    this.#dialing = undefined; // done: a close from now on may dial again at once
     this.#state = "open";
-    this.#emit("open", { settings: connection.settings });
     this.#flushQueue(connection);
     return connection;
   }
@@ -351,19 +454,32 @@ export class Client {
       connectTimeoutMs: this.#options.connectTimeoutMs,
       pingIntervalMs: this.#options.pingIntervalMs,
       pongTimeoutMs: this.#options.pongTimeoutMs,
+      maxReceiveSize: this.#options.maxReceiveSize,
       handlers: this.#handlers,
     };
   }
 
-  #closed(connection: Connection, info: CloseInfo): void {
+  #closed(connection: Connection, info: CloseInfo, error: SwillError): void {
+    if (connection.served) {
+      this.#authRetried = false;
+    }
     if (connection !== this.#connection) {
       return; // drained after GOAWAY while a newer connection serves
     }
     this.#connection = undefined;
     this.#state = "idle";
-    this.#emit("close", info);
+    if (connection.greeted) {
+      this.#emit("close", info); // after its "open"
+    }
     if (refusalCode(info.code) !== undefined) {
-      this.#refusal = closeError(info);
+      if (!this.#closing && this.#retryAuth(error)) {
+        this.#cured.add(error);
+        this.#dial(false).catch((failure: unknown) => {
+          this.#emit("error", { error: SwillError.from(failure, Code.UNAVAILABLE) });
+        });
+        return;
+      }
+      this.#refusal = error;
       return;
     }
     if (this.#options.reconnect && !this.#closing && this.#dialing === undefined) {
@@ -403,15 +519,13 @@ function resolveUrl(url: string | URL): string {
   return resolved.toString();
 }
 
-/** `connecting`, unless `signal` aborts first: the connection is then closed once it opens. */
-function abortable(connecting: Promise<Connection>, signal: AbortSignal): Promise<Connection> {
+/** `pending`, unless `signal` aborts first: what it resolves with later goes to `drop`. */
+function abortable<T>(pending: Promise<T>, signal: AbortSignal, drop: (value: T) => void = () => undefined): Promise<T> {
+  const connecting = pending;
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       reject(signal.reason);
-      connecting.then(
-        (connection) => connection.close(1000, ""),
-        () => undefined,
-      );
+      connecting.then(drop, () => undefined);
     };
     if (signal.aborted) {
       onAbort();
@@ -419,9 +533,9 @@ function abortable(connecting: Promise<Connection>, signal: AbortSignal): Promis
     }
     signal.addEventListener("abort", onAbort, { once: true });
     connecting.then(
-      (connection) => {
+      (value) => {
         signal.removeEventListener("abort", onAbort);
-        resolve(connection);
+        resolve(value);
       },
       (error: unknown) => {
         signal.removeEventListener("abort", onAbort);

@@ -1,28 +1,33 @@
 /**
- * One WebSocket and the calls on it.
+ * One WebSocket and the calls on it: a thin I/O layer over the protocol core (protocol.ts).
  *
  * Rules this module keeps:
  *
- * 1. A connection is usable once the server's HELLO arrived; its settings bound what is sent
- *    (a frame larger than `max_message_size` is refused here, before it goes out).
- * 2. Ids only grow, from 1; a connection whose ids would leave the safe range, or that received
- *    GOAWAY, takes no new calls and closes once its last call ends.
- * 3. When the socket closes, or a PING goes unanswered for `pongTimeoutMs`, every open call fails
- *    with `UNAVAILABLE`: a call is never replayed on another connection, since the server may
- *    already have acted on it.
+ * 1. Every message goes to the core, and every event of the core to the call it names; whatever
+ *    the core queued is written at once. No frame is decoded, counted or judged here.
+ * 2. With credentials, AUTH is the first frame, sent as soon as the socket opens. Calls start as
+ *    soon as the socket is open, without waiting for HELLO (PROTOCOL.md section 1a); the server's
+ *    first frame must be HELLO, and its settings bound what is sent from then on.
+ * 3. A connection that received GOAWAY (or whose ids are used up) takes no new calls and closes
+ *    once its last call ends.
+ * 4. When the socket closes, or a PING goes unanswered for `pongTimeoutMs`, every open call fails
+ *    with the core's close error: a call is never replayed on another connection, since the
+ *    server may already have acted on it.
  */
 
 import type { Call, CallLink } from "./call.js";
 import { Code, SwillError } from "./errors.js";
 import {
-  type ClientFrame,
-  FrameError,
-  FrameType,
-  MAX_ID,
-  type ServerFrame,
-  decodeFrame,
-  encodeFrame,
-} from "./frames.js";
+  type CallEvent,
+  ClientProtocol,
+  type ProtocolEvent,
+  type CallRequest,
+  type Settings,
+  closeError,
+  refusalCode,
+} from "./protocol.js";
+
+export { closeError, refusalCode, type Settings };
 
 /** The WebSocket subprotocol of protocol version 1. */
 export const SUBPROTOCOL = "swill.v1";
@@ -47,20 +52,6 @@ export interface WebSocketLike {
 /** A `WebSocket` class: `globalThis.WebSocket` in browsers, `WebSocket` from `ws` in Node. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-/** What the server announced in HELLO (PROTOCOL.md section 1a). */
-export interface Settings {
-  readonly version: number;
-  /** The largest message, in bytes, the server accepts. */
-  readonly maxMessageSize: number;
-  readonly maxConcurrentCalls: number;
-  /** The initial credit of a streamed request. */
-  readonly clientWindow: number;
-  /** The server's name and version. */
-  readonly server: string;
-  /** The settings map as it came, unknown keys included. */
-  readonly hello: Readonly<Record<string, unknown>>;
-}
-
 /** How a connection ended. */
 export interface CloseInfo {
   readonly code: number;
@@ -69,8 +60,10 @@ export interface CloseInfo {
 
 /** @private What a connection tells its client. */
 export interface ConnectionHandlers {
+  /** The server's HELLO arrived: `connection.settings` holds its settings. */
+  onHello(connection: Connection): void;
   /** The connection closed (or was declared dead); its calls have failed. */
-  onClose(connection: Connection, info: CloseInfo): void;
+  onClose(connection: Connection, info: CloseInfo, error: SwillError): void;
   /** The server sent GOAWAY: new calls need another connection. */
   onGoAway(connection: Connection, reason: string | null): void;
   /** An error about the connection rather than a call (ERROR on id 0, a bad frame). */
@@ -85,53 +78,33 @@ export interface ConnectionOptions {
   readonly connectTimeoutMs: number;
   readonly pingIntervalMs: number;
   readonly pongTimeoutMs: number;
+  /** The largest message accepted from the server, in bytes. */
+  readonly maxReceiveSize: number;
   readonly handlers: ConnectionHandlers;
 }
 
-const DEFAULT_SETTINGS = { version: 1, maxMessageSize: 1 << 20, maxConcurrentCalls: 100, clientWindow: 16 };
-
-/** The code a refusal close (44xx, PROTOCOL.md section 6) stands for; `undefined` for others. */
-export function refusalCode(closeCode: number): Code | undefined {
-  if (closeCode < 4400 || closeCode > 4499) {
-    return undefined;
-  }
-  const codes: Record<number, Code> = {
-    4401: Code.UNAUTHENTICATED,
-    4403: Code.PERMISSION_DENIED,
-    4429: Code.RESOURCE_EXHAUSTED,
-  };
-  return codes[closeCode] ?? Code.FAILED_PRECONDITION;
-}
-
-/** The error for a connection that closed with `info`: its refusal, or `UNAVAILABLE`. */
-export function closeError(info: CloseInfo, what = "the connection closed"): SwillError {
-  const refusal = refusalCode(info.code);
-  if (refusal !== undefined) {
-    return new SwillError(refusal, info.reason || `the server refused the connection (${info.code})`, { cause: info });
-  }
-  const detail = info.reason ? `${info.code} ${info.reason}` : `${info.code}`;
-  return new SwillError(Code.UNAVAILABLE, `${what} (${detail})`, { cause: info });
-}
-
-/** @private One WebSocket to a Swill server, after HELLO. */
+/** @private One WebSocket to a Swill server. */
 export class Connection implements CallLink {
-  readonly settings: Settings;
   readonly #socket: WebSocketLike;
   readonly #options: ConnectionOptions;
+  readonly #protocol: ClientProtocol;
   readonly #calls = new Map<number, Call<unknown, unknown>>();
-  #nextId = 1;
-  #draining = false;
-  #closed = false;
+  #opening: Opening | undefined;
+  #greeting: Greeting | undefined;
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
+  #served = false;
+  #welcomed = false;
   #nonce = 0;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
-   * Open a WebSocket to `url` and wait for HELLO.
+   * Open a WebSocket to `url` and send `credentials` in AUTH (when given). Resolves once the
+   * socket is open: calls may start before HELLO (PROTOCOL.md section 1a), which `hello` awaits.
    *
    * @throws SwillError `UNAVAILABLE` when it can't connect, or the refusal's code after a 44xx close.
    */
-  static connect(url: string, options: ConnectionOptions): Promise<Connection> {
+  static connect(url: string, options: ConnectionOptions, credentials?: Credentials): Promise<Connection> {
     return new Promise((resolve, reject) => {
       let socket: WebSocketLike;
       try {
@@ -140,58 +113,51 @@ export class Connection implements CallLink {
         reject(SwillError.from(error, Code.UNAVAILABLE));
         return;
       }
-      socket.binaryType = "arraybuffer";
-      const fail = (error: SwillError): void => {
-        clearTimeout(timer);
-        detach(socket);
-        reject(error);
-      };
-      const timer = setTimeout(() => {
-        fail(new SwillError(Code.UNAVAILABLE, `no HELLO from the server within ${options.connectTimeoutMs} ms`));
-        socket.close();
-      }, options.connectTimeoutMs);
-      socket.onerror = () => undefined; // a close event follows
-      socket.onclose = (event: CloseInfo) => {
-        fail(closeError({ code: event.code, reason: event.reason }, "the connection closed before HELLO"));
-      };
-      socket.onmessage = (event: { data: unknown }) => {
-        let frame: ServerFrame | null = null;
-        try {
-          frame = readServerFrame(event.data);
-        } catch {
-          // Checked below.
-        }
-        if (frame?.type !== FrameType.HELLO) {
-          fail(new SwillError(Code.INTERNAL, "protocol violation: the first frame is not HELLO"));
-          socket.close(1002, "expected HELLO");
-          return;
-        }
-        clearTimeout(timer);
-        resolve(new Connection(socket, readSettings(frame.settings), options));
-      };
+      new Connection(socket, options, { resolve, reject }, credentials);
     });
   }
 
-  private constructor(socket: WebSocketLike, settings: Settings, options: ConnectionOptions) {
+  private constructor(socket: WebSocketLike, options: ConnectionOptions, opening: Opening, credentials?: Credentials) {
     this.#socket = socket;
-    this.settings = settings;
     this.#options = options;
+    this.#protocol = new ClientProtocol(options.maxReceiveSize);
+    this.#opening = opening;
+    this.hello = new Promise((resolve, reject) => {
+      this.#greeting = { resolve, reject };
+    });
+    this.hello.catch(() => undefined);
+    this.#helloTimer = setTimeout(() => {
+      const error = new SwillError(Code.UNAVAILABLE, `no HELLO from the server within ${options.connectTimeoutMs} ms`);
+      if (!this.#giveUp(error)) {
+        this.close(1000, "no HELLO", error);
+      }
+    }, options.connectTimeoutMs);
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.#opened(credentials);
     socket.onmessage = (event: { data: unknown }) => this.#receive(event.data);
-    socket.onclose = (event: CloseInfo) => this.#lost({ code: event.code, reason: event.reason });
-    socket.onerror = () => undefined;
-    if (options.pingIntervalMs > 0) {
-      this.#pingTimer = setInterval(() => this.#ping(), options.pingIntervalMs);
-    }
+    socket.onclose = (event: CloseInfo) => this.#lost(event.code, event.reason);
+    socket.onerror = () => undefined; // a close event follows
+  }
+
+  /** Resolves with the server's settings once HELLO arrived; rejects if the connection ends first. */
+  readonly hello: Promise<Settings>;
+
+  /** What the calls failed with when the connection closed. */
+  error: SwillError | undefined;
+
+  /** The server's settings (from HELLO). */
+  get settings(): Settings {
+    return this.#protocol.settings;
   }
 
   /** Whether new calls may start here. */
   get accepting(): boolean {
-    return !this.#closed && !this.#draining && this.#nextId <= MAX_ID;
+    return this.#protocol.accepting;
   }
 
   /** Whether the connection is gone. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#protocol.closed;
   }
 
   /** How many calls are open. */
@@ -199,13 +165,19 @@ export class Connection implements CallLink {
     return this.#calls.size;
   }
 
-  get clientWindow(): number {
-    return this.settings.clientWindow;
-  }
-
   /** Whether as many calls are open as the server allows (`max_concurrent_calls`). */
   get full(): boolean {
-    return this.#calls.size >= this.settings.maxConcurrentCalls;
+    return this.#protocol.full;
+  }
+
+  /** Whether the server's HELLO arrived. */
+  get greeted(): boolean {
+    return this.#welcomed;
+  }
+
+  /** Whether the server has served a call here (so the credentials sent last passed). */
+  get served(): boolean {
+    return this.#served;
   }
 
   /**
@@ -213,190 +185,266 @@ export class Connection implements CallLink {
    * REQUEST. A REQUEST that can't go (too large, not encodable) fails the call instead.
    */
   open(call: Call<unknown, unknown>): void {
-    const id = this.#nextId;
-    const frame = call.request(id);
-    if (frame === undefined) {
+    const init: CallRequest | undefined = call.request();
+    if (init === undefined) {
       return; // over before it started (cancelled, deadline)
     }
-    let message: Uint8Array;
+    let id: number;
     try {
-      message = this.#encode(frame);
+      id = this.#protocol.sendRequest(init);
     } catch (error) {
       call.fail(SwillError.from(error, Code.INVALID_ARGUMENT));
       return;
     }
-    this.#nextId += 1;
     this.#calls.set(id, call);
     call.opened(id, this);
-    this.#socket.send(message);
+    this.#flush();
   }
 
-  send(frame: ClientFrame): void {
-    if (this.#closed) {
-      throw new SwillError(Code.UNAVAILABLE, "the connection is closed");
+  /** Send fresh credentials (AUTH) on this connection. */
+  authenticate(credentials: unknown): void {
+    this.#protocol.sendAuth(credentials);
+    this.#flush();
+  }
+
+  // CallLink.
+
+  canSendData(id: number): boolean {
+    return this.#protocol.canSendData(id);
+  }
+
+  sendData(id: number, data: unknown): void {
+    this.#protocol.sendData(id, data);
+    this.#flush();
+  }
+
+  sendEnd(id: number): void {
+    this.#protocol.sendEnd(id);
+    this.#flush();
+  }
+
+  grant(id: number, n: number): void {
+    this.#protocol.grantCredit(id, n);
+    this.#flush();
+  }
+
+  cancel(id: number, reason: string | null): void {
+    this.#protocol.sendClose(id, reason);
+    this.#flush();
+    this.#release(id);
+  }
+
+  /** Close the socket; open calls fail with `error` (default: the close code's). */
+  close(code = 1000, reason = "", error?: SwillError): void {
+    if (this.closed) {
+      return;
     }
-    this.#socket.send(this.#encode(frame));
+    this.#socket.close(code, reason);
+    this.#lost(code, reason, error);
   }
 
-  release(id: number): void {
+  #release(id: number): void {
     if (!this.#calls.delete(id)) {
       return;
     }
-    if (this.#draining && this.#calls.size === 0) {
+    if (this.#protocol.goaway && this.#calls.size === 0) {
       this.close(1000, "no calls left after GOAWAY");
     } else {
       this.#options.handlers.onRelease(this);
     }
   }
 
-  /** Close the socket; open calls fail with `error` (default `UNAVAILABLE`). */
-  close(code = 1000, reason = "", error?: SwillError): void {
-    if (this.#closed) {
-      return;
+  #flush(): void {
+    for (const message of this.#protocol.dataToSend()) {
+      try {
+        this.#socket.send(message);
+      } catch {
+        // The socket is closing: its close event fails the calls.
+        return;
+      }
     }
-    this.#socket.close(code, reason);
-    this.#lost({ code, reason }, error);
-  }
-
-  #encode(frame: ClientFrame): Uint8Array {
-    let message: Uint8Array;
-    try {
-      message = encodeFrame(frame);
-    } catch (error) {
-      throw new SwillError(Code.INVALID_ARGUMENT, `can't encode the message: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    const limit = this.settings.maxMessageSize;
-    if (message.byteLength > limit) {
-      throw new SwillError(
-        Code.RESOURCE_EXHAUSTED,
-        `message of ${message.byteLength} bytes exceeds the server's max_message_size (${limit})`,
-      );
-    }
-    return message;
   }
 
   #receive(data: unknown): void {
-    let frame: ServerFrame | null;
-    try {
-      frame = readServerFrame(data);
-    } catch (error) {
-      this.#violation(error as FrameError);
-      return;
+    if (typeof data === "string") {
+      this.#protocol.receiveText(data);
+    } else if (data instanceof ArrayBuffer) {
+      this.#protocol.receiveData(new Uint8Array(data));
+    } else if (ArrayBuffer.isView(data)) {
+      this.#protocol.receiveData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } else {
+      this.#protocol.receiveText(String(data));
     }
-    if (frame === null) {
-      return; // an extension this version ignores
-    }
-    switch (frame.type) {
-      case FrameType.HELLO:
-        return;
-      case FrameType.PONG:
-        if (frame.nonce === this.#nonce) {
-          clearTimeout(this.#pongTimer);
-          this.#pongTimer = undefined;
-        }
-        return;
-      case FrameType.GOAWAY:
-        this.#draining = true;
-        this.#options.handlers.onGoAway(this, frame.reason);
-        if (this.#calls.size === 0) {
-          this.close(1000, "GOAWAY");
-        }
-        return;
-      case FrameType.ERROR:
-        if (frame.id === 0) {
-          this.#options.handlers.onError(
-            new SwillError(frame.code, frame.message, { data: frame.data, metadata: frame.metadata ?? {} }),
-          );
-          return;
-        }
-        break;
-      default:
-        break;
-    }
-    this.#calls.get(frame.id)?.receive(frame);
+    this.#handle(this.#protocol.eventsReceived());
+    this.#flush();
   }
 
-  #violation(error: FrameError): void {
-    const failure = new SwillError(Code.INTERNAL, `protocol violation: ${error.message}`, { cause: error });
-    const call = error.id === undefined ? undefined : this.#calls.get(error.id);
-    if (call !== undefined) {
-      call.fail(failure, true);
-    } else {
-      this.#options.handlers.onError(failure);
+  #handle(events: ProtocolEvent[]): void {
+    for (const event of events) {
+      if (this.#greeting !== undefined && !this.#greeted(event)) {
+        return;
+      }
+      switch (event.type) {
+        case "HelloReceived":
+          break;
+        case "PongReceived":
+          if (event.nonce === this.#nonce) {
+            clearTimeout(this.#pongTimer);
+            this.#pongTimer = undefined;
+          }
+          break;
+        case "GoAwayReceived":
+          this.#options.handlers.onGoAway(this, event.reason);
+          if (this.#calls.size === 0) {
+            this.close(1000, "GOAWAY");
+          }
+          break;
+        case "ConnectionClosed":
+          this.#closed(event.code, event.reason, event.error);
+          break;
+        case "ErrorReceived":
+          if (event.id === 0) {
+            this.#options.handlers.onError(event.error);
+            break;
+          }
+          this.#toCall(event);
+          break;
+        default:
+          this.#toCall(event);
+      }
     }
+  }
+
+  #toCall(event: CallEvent): void {
+    const call = this.#calls.get(event.id);
+    if (call === undefined) {
+      return;
+    }
+    this.#served ||= !this.#protocol.closed; // a frame of the server's, not the close
+    call.receive(event);
+    if (!this.#protocol.isOpen(event.id)) {
+      this.#release(event.id);
+    }
+  }
+
+  // The socket opened: AUTH goes first, then the connection takes calls.
+  #opened(credentials: Credentials | undefined): void {
+    const opening = this.#opening;
+    if (opening === undefined) {
+      return;
+    }
+    if (credentials !== undefined) {
+      try {
+        this.#protocol.sendAuth(credentials.value);
+      } catch (error) {
+        this.#giveUp(new SwillError(Code.UNAUTHENTICATED, (error as Error).message, { cause: error }));
+        return;
+      }
+      this.#flush();
+    }
+    this.#opening = undefined;
+    opening.resolve(this);
+  }
+
+  // The server's first frame must be HELLO; a connection that breaks this rule is closed.
+  #greeted(event: ProtocolEvent): boolean {
+    if (this.#protocol.closed) {
+      return true; // the calls fail and the connection ends: see #closed
+    }
+    const greeting = this.#greeting as Greeting;
+    this.#greeting = undefined;
+    clearTimeout(this.#helloTimer);
+    if (event.type !== "HelloReceived") {
+      this.close(1002, "expected HELLO", new SwillError(Code.INTERNAL, "protocol violation: the first frame is not HELLO"));
+      return false;
+    }
+    this.#welcomed = true;
+    if (this.#options.pingIntervalMs > 0) {
+      this.#pingTimer = setInterval(() => this.#ping(), this.#options.pingIntervalMs);
+    }
+    greeting.resolve(event.settings);
+    this.#options.handlers.onHello(this);
+    return true;
+  }
+
+  // The attempt to open fails with `error` before the socket opened; false when it had opened.
+  #giveUp(error: SwillError, code = 1000): boolean {
+    const opening = this.#opening;
+    if (opening === undefined) {
+      return false;
+    }
+    this.#opening = undefined;
+    opening.reject(error);
+    this.#socket.close(code, error.message.slice(0, 100));
+    this.#lost(code, "", error);
+    return true;
   }
 
   #ping(): void {
-    if (this.#pongTimer !== undefined || this.#closed) {
+    if (this.#pongTimer !== undefined || this.closed) {
       return;
     }
     this.#nonce += 1;
-    this.send({ type: FrameType.PING, nonce: this.#nonce });
+    this.#protocol.sendPing(this.#nonce);
+    this.#flush();
     this.#pongTimer = setTimeout(() => {
       const reason = `no PONG within ${this.#options.pongTimeoutMs} ms`;
       try {
         this.#socket.close(4000, reason);
       } finally {
-        this.#lost({ code: 1006, reason });
+        this.#lost(1006, reason);
       }
     }, this.#options.pongTimeoutMs);
   }
 
-  #lost(info: CloseInfo, error: SwillError = closeError(info, "the connection was lost")): void {
-    if (this.#closed) {
-      return;
-    }
-    this.#closed = true;
+  #lost(code: number, reason: string, error?: SwillError): void {
+    this.#protocol.receiveClose(code, reason, error);
+    this.#handle(this.#protocol.eventsReceived());
+  }
+
+  #closed(code: number, reason: string, error: SwillError): void {
+    this.error = error;
     clearInterval(this.#pingTimer);
     clearTimeout(this.#pongTimer);
-    detach(this.#socket);
-    const calls = [...this.#calls.values()];
+    clearTimeout(this.#helloTimer);
+    this.#detach();
+    // The core already failed each call (CallFailed, dispatched before this event).
     this.#calls.clear();
-    for (const call of calls) {
-      call.fail(error);
+    this.#greeting?.reject(error);
+    this.#greeting = undefined;
+    const opening = this.#opening;
+    if (opening !== undefined) {
+      // Closed before it opened: the attempt fails, and nobody else knew the connection.
+      this.#opening = undefined;
+      const detail = reason ? `${code} ${reason}` : `${code}`;
+      opening.reject(
+        refusalCode(code) === undefined
+          ? new SwillError(Code.UNAVAILABLE, `the connection closed before it opened (${detail})`, { cause: { code, reason } })
+          : error,
+      );
+      return;
     }
-    this.#options.handlers.onClose(this, info);
+    this.#options.handlers.onClose(this, { code, reason }, error);
+  }
+
+  #detach(): void {
+    detach(this.#socket);
   }
 }
 
-const CLIENT_ONLY: ReadonlySet<number> = new Set([FrameType.REQUEST, FrameType.CLOSE, FrameType.PING, FrameType.AUTH]);
-
-/** Decode a WebSocket message from the server. Throws `FrameError`. */
-function readServerFrame(data: unknown): ServerFrame | null {
-  if (typeof data === "string") {
-    throw new FrameError("the server sent a text message");
-  }
-  let bytes: Uint8Array;
-  if (data instanceof ArrayBuffer) {
-    bytes = new Uint8Array(data);
-  } else if (ArrayBuffer.isView(data)) {
-    bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  } else {
-    throw new FrameError("the server sent a message that is not binary");
-  }
-  const frame = decodeFrame(bytes);
-  if (frame !== null && CLIENT_ONLY.has(frame.type)) {
-    const id = "id" in frame ? frame.id : frame.nonce;
-    throw new FrameError(`unexpected frame type ${frame.type} from the server`, frame.type, id);
-  }
-  return frame as ServerFrame | null;
+/** Credentials for AUTH, boxed so that `undefined` is a value too. */
+export interface Credentials {
+  readonly value: unknown;
 }
 
-function readSettings(hello: Record<string, unknown>): Settings {
-  return {
-    version: positive(hello["version"], DEFAULT_SETTINGS.version),
-    maxMessageSize: positive(hello["max_message_size"], DEFAULT_SETTINGS.maxMessageSize),
-    maxConcurrentCalls: positive(hello["max_concurrent_calls"], DEFAULT_SETTINGS.maxConcurrentCalls),
-    clientWindow: positive(hello["client_window"], DEFAULT_SETTINGS.clientWindow),
-    server: typeof hello["server"] === "string" ? hello["server"] : "",
-    hello,
-  };
+interface Greeting {
+  resolve(settings: Settings): void;
+  reject(error: SwillError): void;
 }
 
-function positive(value: unknown, fallback: number): number {
-  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : fallback;
+interface Opening {
+  resolve(connection: Connection): void;
+  reject(error: SwillError): void;
 }
 
 // No-ops rather than null: some implementations (ws) throw on an error event nobody listens to.

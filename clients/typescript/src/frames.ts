@@ -11,6 +11,9 @@
  * 3. Values: `Uint8Array` ↔ bin, `Date` ↔ timestamp extension, integers as the smallest int or
  *    uint format (also between 2^32 and 2^53, which the library would write as float64), and
  *    integers beyond ±2^53 read as `bigint` (safe ones as `number`).
+ * 4. Whatever bytes arrive, {@link decodeFrame} either returns a frame or throws `FrameError`:
+ *    truncated bytes, absurd lengths, arrays and maps nested deeper than {@link MAX_DEPTH} and
+ *    ids outside 1 … 2^53 − 1 are all malformed frames, never another exception.
  */
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
@@ -50,6 +53,13 @@ export const MAX_ID = Number.MAX_SAFE_INTEGER;
 
 /** A credit of this much or more means no limit (docs/protocol.md, "Flow control"). */
 export const UNLIMITED = 2 ** 31 - 1;
+
+/**
+ * How deep a received message may nest arrays and maps, the frame's own array included. The
+ * decoder is iterative, so deeper ones would decode, but then break whatever walks them
+ * recursively (the encoder stops at 100 levels, `JSON.stringify` at a few thousand).
+ */
+export const MAX_DEPTH = 256;
 
 /** Frame types from here on are extensions that a peer which does not know them ignores. */
 export const EXTENSION_TYPES = 32;
@@ -156,7 +166,7 @@ export interface GoAwayFrame {
   readonly reason: string | null;
 }
 
-/** `[12, 0, credentials]` */
+/** `[12, 0, credentials]`: any MessagePack value (PROTOCOL.md section 1b). */
 export interface AuthFrame {
   readonly type: typeof FrameType.AUTH;
   readonly id: 0;
@@ -233,6 +243,9 @@ interface EncoderInternals {
 interface DecoderInternals {
   readU64AsBigInt(): bigint | number;
   readI64AsBigInt(): bigint | number;
+  pushArrayState(size: number): void;
+  pushMapState(size: number): void;
+  readonly stack: { readonly length: number };
 }
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -291,6 +304,22 @@ function createDecoder(): Decoder {
   const readI64 = internals.readI64AsBigInt.bind(decoder);
   internals.readU64AsBigInt = () => narrow(readU64() as bigint);
   internals.readI64AsBigInt = () => narrow(readI64() as bigint);
+  // Each array or map being read is one entry on the decoder's stack: refuse to go deeper.
+  const pushArray = internals.pushArrayState.bind(decoder);
+  const pushMap = internals.pushMapState.bind(decoder);
+  const deeper = (): void => {
+    if (internals.stack.length >= MAX_DEPTH) {
+      throw new RangeError(`nested deeper than ${MAX_DEPTH} levels`);
+    }
+  };
+  internals.pushArrayState = (size: number): void => {
+    deeper();
+    pushArray(size);
+  };
+  internals.pushMapState = (size: number): void => {
+    deeper();
+    pushMap(size);
+  };
   return decoder;
 }
 
@@ -378,7 +407,7 @@ export function decodeFrame(message: Uint8Array): Frame | null {
   try {
     items = decoder.decode(message);
   } catch (error) {
-    throw new FrameError(`not a frame: ${(error as Error).message}`);
+    throw new FrameError(`not a frame: ${String((error as Error | undefined)?.message ?? error)}`, ...peek(message));
   }
   if (!Array.isArray(items)) {
     throw new FrameError("not a frame: not an array");
@@ -399,11 +428,51 @@ export function decodeFrame(message: Uint8Array): Frame | null {
   try {
     return readFrame(type as FrameType, new Fields(items));
   } catch (error) {
-    if (error instanceof FieldError) {
-      throw new FrameError(`malformed ${name} frame: ${error.message}`, type, id);
-    }
-    throw error;
+    throw new FrameError(`malformed ${name} frame: ${(error as Error).message}`, type, id);
   }
+}
+
+/**
+ * The type and id at the head of a message whose whole could not be read (truncated, too deep,
+ * too large), when they can be: `[type, id]`, either `undefined`.
+ */
+export function peek(message: Uint8Array): [number | undefined, number | undefined] {
+  const head = message[0];
+  if (head === undefined || head < 0x92 || head > 0x9f) {
+    // fixarray of 2 .. 15 items; array 16/32 headers are followed by the same two items.
+    if (head !== 0xdc && head !== 0xdd) {
+      return [undefined, undefined];
+    }
+  }
+  let at = head === 0xdc ? 3 : head === 0xdd ? 5 : 1;
+  const type = message[at];
+  if (type === undefined || type > 0x7f) {
+    return [undefined, undefined];
+  }
+  at += 1;
+  const id = readUint(message, at);
+  return [type, id === undefined || id < 1 || id > MAX_ID ? undefined : id];
+}
+
+// A positive fixint or uint 8/16/32/64 at `at`.
+function readUint(bytes: Uint8Array, at: number): number | undefined {
+  const head = bytes[at];
+  if (head === undefined) {
+    return undefined;
+  }
+  if (head <= 0x7f) {
+    return head;
+  }
+  const sizes: Record<number, number> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8 };
+  const size = sizes[head];
+  if (size === undefined || bytes.length < at + 1 + size) {
+    return undefined;
+  }
+  let value = 0;
+  for (let i = 1; i <= size; i++) {
+    value = value * 256 + (bytes[at + i] as number);
+  }
+  return value;
 }
 
 function readFrame(type: FrameType, f: Fields): Frame {

@@ -89,10 +89,15 @@ export class FakeSocket implements WebSocketLike {
 
   // The server's side.
 
-  /** Accept the connection and send HELLO (with `settings` over the defaults). */
-  accept(settings: Record<string, unknown> = {}): void {
+  /** Accept the connection, without HELLO yet. */
+  open(): void {
     this.readyState = 1;
     this.#fire("onopen", {});
+  }
+
+  /** Accept the connection and send HELLO (with `settings` over the defaults). */
+  accept(settings: Record<string, unknown> = {}): void {
+    this.open();
     this.push({ type: FrameType.HELLO, id: 0, settings: { ...HELLO, ...settings } });
   }
 

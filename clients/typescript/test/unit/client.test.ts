@@ -258,36 +258,38 @@ describe("server streams and flow control", () => {
     expect((await rejection(call.result())).code).toBe(Code.CANCELLED);
   });
 
-  it("collects a streamed response with result()", async () => {
+  it("rejects result() on a streamed response and cancels the call", async () => {
     const { server, client } = setup({ window: 2 });
-    const call = client.stream<number[]>("count", 3);
+    const call = client.stream<number>("count", 3);
     const socket = await server.accept();
     await socket.expect(FrameType.REQUEST);
     const result = call.result();
     socket.push({ type: FrameType.DATA, id: 1, data: 0 });
-    socket.push({ type: FrameType.DATA, id: 1, data: 1 });
-    expect(await socket.expect(FrameType.CREDIT)).toMatchObject({ n: 1 });
-    socket.push({ type: FrameType.DATA, id: 1, data: 2 });
-    socket.push({ type: FrameType.END_OF_STREAM, id: 1, metadata: null });
-    expect(await result).toEqual([0, 1, 2]);
+    const error = await rejection(result);
+    expect(error.code).toBe(Code.FAILED_PRECONDITION);
+    expect(error.message).toMatch(/streams its response: iterate the call/);
+    expect(await socket.expect(FrameType.CLOSE)).toMatchObject({ id: 1 });
+    expect(call.done).toBe(true);
   });
 
-  it("result() takes what iteration left, so the window never stalls", async () => {
-    const { server, client } = setup({ window: 2 });
-    const call = client.stream<number[]>("count", 4);
+  it("rejects result() on a stream that ended empty, without CLOSE", async () => {
+    const { server, client } = setup();
+    const call = client.stream<number>("count", 0);
+    const socket = await server.accept();
+    await socket.expect(FrameType.REQUEST);
+    socket.push({ type: FrameType.END_OF_STREAM, id: 1, metadata: null });
+    expect((await rejection(call.result())).code).toBe(Code.FAILED_PRECONDITION);
+    expect(socket.frames.pending).toEqual([]);
+  });
+
+  it("rejects client.call() on a streaming rpc", async () => {
+    const { server, client } = setup();
+    const result = client.call("count", 3);
     const socket = await server.accept();
     await socket.expect(FrameType.REQUEST);
     socket.push({ type: FrameType.DATA, id: 1, data: 0 });
-    socket.push({ type: FrameType.DATA, id: 1, data: 1 });
-    const iterator = call[Symbol.asyncIterator]();
-    expect(await iterator.next()).toEqual({ done: false, value: 0 });
-    const result = call.result();
-    expect(await socket.expect(FrameType.CREDIT)).toMatchObject({ n: 1 });
-    expect(await socket.expect(FrameType.CREDIT)).toMatchObject({ n: 1 });
-    socket.push({ type: FrameType.DATA, id: 1, data: 2 });
-    socket.push({ type: FrameType.DATA, id: 1, data: 3 });
-    socket.push({ type: FrameType.END_OF_STREAM, id: 1, metadata: null });
-    expect(await result).toEqual([1, 2, 3]);
+    expect((await rejection(result)).code).toBe(Code.FAILED_PRECONDITION);
+    expect(await socket.expect(FrameType.CLOSE)).toMatchObject({ id: 1 });
   });
 
   it("fails a call on a frame the protocol does not allow", async () => {
@@ -595,14 +597,16 @@ describe("connection life", () => {
   });
 
   it("refuses a server whose first frame is not HELLO", async () => {
-    const { server, client } = setup({ retries: 0 });
+    const { server, client } = setup({ retries: 0, reconnect: false });
     const result = client.call("f", 1);
     const socket = await server.connection();
-    socket.readyState = 1;
+    socket.open();
+    await socket.expect(FrameType.REQUEST); // a call need not wait for HELLO
     socket.push({ type: FrameType.PONG, nonce: 1 });
     const error = await rejection(result);
-    expect(error.code).toBe(Code.UNAVAILABLE);
+    expect(error.code).toBe(Code.INTERNAL);
     expect(error.message).toMatch(/the first frame is not HELLO/);
+    expect(socket.closedWith?.code).toBe(1002);
   });
 
   it("gives up on a server that sends no HELLO in time", async () => {
