@@ -258,7 +258,8 @@ export class Client {
 
   /**
    * Call `auth()` and send its credentials (AUTH) on the live connection, replacing the old ones
-   * without disturbing calls. Without a connection the next one gets them anyway.
+   * without disturbing calls. Without a live connection it does nothing: the next connection
+   * calls `auth()` anyway.
    *
    * @throws SwillError `FAILED_PRECONDITION` without an `auth` option; `UNAUTHENTICATED` when
    *   `auth()` throws.
@@ -267,9 +268,12 @@ export class Client {
     if (this.#auth === undefined) {
       throw new SwillError(Code.FAILED_PRECONDITION, "reauthenticate() needs new Client(url, { auth })");
     }
-    const credentials = await this.#credentials();
     const connection = this.#connection;
-    if (credentials !== undefined && connection !== undefined && !connection.closed) {
+    if (connection === undefined || connection.closed) {
+      return; // the next connection calls auth() anyway
+    }
+    const credentials = await this.#credentials();
+    if (credentials !== undefined && !connection.closed) {
       connection.authenticate(credentials.value);
     }
   }

@@ -174,15 +174,15 @@ export function refusalCode(closeCode: number): Code | undefined {
   return REFUSALS[closeCode] ?? Code.FAILED_PRECONDITION;
 }
 
-/** The error for calls on a connection that closed with `code` and `reason`. */
+/** The error for calls on a connection that closed with `code` and `reason`; `data` is `{ close_code }`. */
 export function closeError(code: number, reason: string): SwillError {
-  const cause = { code, reason };
+  const init = { cause: { code, reason }, data: { close_code: code } };
   const refusal = refusalCode(code);
   if (refusal !== undefined) {
-    return new SwillError(refusal, reason || `the server refused the connection (${code})`, { cause });
+    return new SwillError(refusal, reason || `the server refused the connection (${code})`, init);
   }
   const detail = reason ? `${code} ${reason}` : `${code}`;
-  return new SwillError(Code.UNAVAILABLE, `the connection was lost (${detail})`, { cause });
+  return new SwillError(Code.UNAVAILABLE, `the connection was lost (${detail})`, init);
 }
 
 /**

@@ -1542,6 +1542,7 @@ function frameTypeName(type) {
 }
 var MAX_ID = Number.MAX_SAFE_INTEGER;
 var UNLIMITED = 2 ** 31 - 1;
+var MAX_DEPTH = 256;
 var EXTENSION_TYPES = 32;
 var FrameError = class extends Error {
   constructor(message, type = void 0, id = void 0) {
@@ -1604,6 +1605,21 @@ function createDecoder() {
   const readI64 = internals.readI64AsBigInt.bind(decoder2);
   internals.readU64AsBigInt = () => narrow(readU64());
   internals.readI64AsBigInt = () => narrow(readI64());
+  const pushArray = internals.pushArrayState.bind(decoder2);
+  const pushMap = internals.pushMapState.bind(decoder2);
+  const deeper = () => {
+    if (internals.stack.length >= MAX_DEPTH) {
+      throw new RangeError(`nested deeper than ${MAX_DEPTH} levels`);
+    }
+  };
+  internals.pushArrayState = (size) => {
+    deeper();
+    pushArray(size);
+  };
+  internals.pushMapState = (size) => {
+    deeper();
+    pushMap(size);
+  };
   return decoder2;
 }
 function narrow(value) {
@@ -1668,7 +1684,7 @@ function decodeFrame(message) {
   try {
     items = decoder.decode(message);
   } catch (error) {
-    throw new FrameError(`not a frame: ${error.message}`);
+    throw new FrameError(`not a frame: ${String(error?.message ?? error)}`, ...peek(message));
   }
   if (!Array.isArray(items)) {
     throw new FrameError("not a frame: not an array");
@@ -1689,11 +1705,43 @@ function decodeFrame(message) {
   try {
     return readFrame(type, new Fields(items));
   } catch (error) {
-    if (error instanceof FieldError) {
-      throw new FrameError(`malformed ${name2} frame: ${error.message}`, type, id);
-    }
-    throw error;
+    throw new FrameError(`malformed ${name2} frame: ${error.message}`, type, id);
   }
+}
+function peek(message) {
+  const head = message[0];
+  if (head === void 0 || head < 146 || head > 159) {
+    if (head !== 220 && head !== 221) {
+      return [void 0, void 0];
+    }
+  }
+  let at = head === 220 ? 3 : head === 221 ? 5 : 1;
+  const type = message[at];
+  if (type === void 0 || type > 127) {
+    return [void 0, void 0];
+  }
+  at += 1;
+  const id = readUint(message, at);
+  return [type, id === void 0 || id < 1 || id > MAX_ID ? void 0 : id];
+}
+function readUint(bytes, at) {
+  const head = bytes[at];
+  if (head === void 0) {
+    return void 0;
+  }
+  if (head <= 127) {
+    return head;
+  }
+  const sizes = { 204: 1, 205: 2, 206: 4, 207: 8 };
+  const size = sizes[head];
+  if (size === void 0 || bytes.length < at + 1 + size) {
+    return void 0;
+  }
+  let value = 0;
+  for (let i = 1; i <= size; i++) {
+    value = value * 256 + bytes[at + i];
+  }
+  return value;
 }
 function readFrame(type, f) {
   switch (type) {
@@ -1858,7 +1906,7 @@ function isMap(value) {
   return proto === Object.prototype || proto === null;
 }
 
-// clients/typescript/src/call.ts
+// clients/typescript/src/call-state.ts
 var REQUEST_HALF = {
   OPEN: { [FrameType.DATA]: "OPEN", [FrameType.END_OF_STREAM]: "DONE" },
   DONE: {}
@@ -1955,6 +2003,353 @@ var CallState = class {
 function name(type) {
   return Object.entries(FrameType).find(([, value]) => value === type)?.[0] ?? String(type);
 }
+
+// clients/typescript/src/protocol.ts
+var DEFAULT_SETTINGS = {
+  version: 1,
+  maxMessageSize: 1 << 20,
+  maxConcurrentCalls: 100,
+  clientWindow: 16,
+  server: "",
+  hello: {}
+};
+var DEFAULT_MAX_RECEIVE_SIZE = 16 << 20;
+var NO_DATA = /* @__PURE__ */ Symbol("no data");
+var REFUSALS = {
+  4401: Code.UNAUTHENTICATED,
+  4403: Code.PERMISSION_DENIED,
+  4429: Code.RESOURCE_EXHAUSTED
+};
+function refusalCode(closeCode) {
+  if (closeCode < 4400 || closeCode > 4499) {
+    return void 0;
+  }
+  return REFUSALS[closeCode] ?? Code.FAILED_PRECONDITION;
+}
+function closeError(code, reason) {
+  const init = { cause: { code, reason }, data: { close_code: code } };
+  const refusal = refusalCode(code);
+  if (refusal !== void 0) {
+    return new SwillError(refusal, reason || `the server refused the connection (${code})`, init);
+  }
+  const detail = reason ? `${code} ${reason}` : `${code}`;
+  return new SwillError(Code.UNAVAILABLE, `the connection was lost (${detail})`, init);
+}
+var ClientProtocol = class {
+  /** The server's settings (defaults until HELLO). */
+  settings = DEFAULT_SETTINGS;
+  /** The id the next call gets. */
+  nextId = 1;
+  /** Whether the server sent GOAWAY. */
+  goaway = false;
+  /** Whether the socket closed. */
+  closed = false;
+  #maxReceiveSize;
+  #calls = /* @__PURE__ */ new Map();
+  #events = [];
+  #out = [];
+  constructor(maxReceiveSize = DEFAULT_MAX_RECEIVE_SIZE) {
+    this.#maxReceiveSize = maxReceiveSize;
+  }
+  /** Whether HELLO arrived. */
+  get helloReceived() {
+    return this.settings !== DEFAULT_SETTINGS;
+  }
+  /** Whether new calls may start here. */
+  get accepting() {
+    return !this.closed && !this.goaway && this.nextId <= MAX_ID;
+  }
+  /** How many calls are open. */
+  get openCalls() {
+    return this.#calls.size;
+  }
+  /** Whether as many calls are open as the server allows (`max_concurrent_calls`). */
+  get full() {
+    return this.#calls.size >= this.settings.maxConcurrentCalls;
+  }
+  /** Whether call `id` is open. */
+  isOpen(id) {
+    return this.#calls.has(id);
+  }
+  /** The events since the last call, in order. */
+  eventsReceived() {
+    const events = this.#events;
+    this.#events = [];
+    return events;
+  }
+  /** The messages to write, in order, one frame each. */
+  dataToSend() {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+  // Sending.
+  /**
+   * Send credentials (AUTH): first on a connection, and again whenever they are renewed.
+   *
+   * @throws SwillError `INVALID_ARGUMENT` when MessagePack can't hold them, `RESOURCE_EXHAUSTED`
+   *   when they are larger than the server accepts.
+   */
+  sendAuth(credentials) {
+    this.#queue(this.#encode({ type: FrameType.AUTH, id: 0, credentials }));
+  }
+  /**
+   * Open a call. Returns its id.
+   *
+   * @throws SwillError `FAILED_PRECONDITION` when the connection takes no calls, `INVALID_ARGUMENT`
+   *   when the data can't be encoded, `RESOURCE_EXHAUSTED` when the frame is too large.
+   */
+  sendRequest(init) {
+    if (!this.accepting) {
+      throw new SwillError(Code.FAILED_PRECONDITION, "this connection takes no new calls");
+    }
+    const id = this.nextId;
+    let options2 = null;
+    if (init.timeoutMs !== void 0 || init.window !== null) {
+      options2 = {
+        ...init.timeoutMs === void 0 ? {} : { timeout: init.timeoutMs },
+        ...init.window === null ? {} : { window: init.window }
+      };
+    }
+    const head = { type: FrameType.REQUEST, id, rpc: init.rpc, metadata: init.metadata, options: options2 };
+    const hasData = init.data !== NO_DATA;
+    const message = this.#encode(hasData ? { ...head, data: init.data } : head);
+    this.nextId += 1;
+    this.#calls.set(id, new CallState(id, this.settings.clientWindow - (hasData ? 1 : 0), init.window));
+    this.#queue(message);
+    return id;
+  }
+  /**
+   * Send one message of a streamed request. Returns the size of the frame.
+   *
+   * @throws SwillError `FAILED_PRECONDITION` when the call is not open, its request ended or it
+   *   has no credit; `INVALID_ARGUMENT` or `RESOURCE_EXHAUSTED` as for REQUEST (the call goes on).
+   */
+  sendData(id, data) {
+    const call = this.#call(id);
+    const message = this.#encode({ type: FrameType.DATA, id, data });
+    this.#advance(call, FrameType.DATA);
+    this.#queue(message);
+    return message.byteLength;
+  }
+  /** End the streamed request of call `id`. */
+  sendEnd(id) {
+    const call = this.#call(id);
+    this.#advance(call, FrameType.END_OF_STREAM);
+    this.#queue(encodeFrame({ type: FrameType.END_OF_STREAM, id, metadata: null }));
+  }
+  /** Cancel call `id`; whatever still arrives for it is ignored. A no-op once it is over. */
+  sendClose(id, reason = null) {
+    if (this.#calls.delete(id) && !this.closed) {
+      this.#queue(encodeFrame({ type: FrameType.CLOSE, id, reason }));
+    }
+  }
+  /** Send a PING; the server answers with a PONG carrying `nonce`. */
+  sendPing(nonce) {
+    this.#queue(encodeFrame({ type: FrameType.PING, nonce }));
+  }
+  /** Allow the server `n` more DATA frames on call `id` (CREDIT). A no-op once it is over. */
+  grantCredit(id, n) {
+    const call = this.#calls.get(id);
+    if (call !== void 0 && !this.closed) {
+      call.grant(n);
+      this.#queue(encodeFrame({ type: FrameType.CREDIT, id, n }));
+    }
+  }
+  /** Whether a DATA frame for call `id` may go now: open, request not ended, within credit. */
+  canSendData(id) {
+    const call = this.#calls.get(id);
+    return call !== void 0 && call.request === "OPEN" && call.canSendData();
+  }
+  #call(id) {
+    const call = this.#calls.get(id);
+    if (call === void 0) {
+      throw new SwillError(Code.FAILED_PRECONDITION, `call ${id} is not open`);
+    }
+    return call;
+  }
+  #advance(call, type) {
+    try {
+      call.send(type);
+    } catch (error) {
+      throw new SwillError(Code.FAILED_PRECONDITION, error.message);
+    }
+  }
+  #encode(frame) {
+    let message;
+    try {
+      message = encodeFrame(frame);
+    } catch (error) {
+      throw new SwillError(Code.INVALID_ARGUMENT, `can't encode the message: ${error.message}`, {
+        cause: error
+      });
+    }
+    const limit = this.settings.maxMessageSize;
+    if (message.byteLength > limit) {
+      throw new SwillError(
+        Code.RESOURCE_EXHAUSTED,
+        `message of ${message.byteLength} bytes exceeds the server's max_message_size (${limit})`
+      );
+    }
+    return message;
+  }
+  #queue(message) {
+    if (!this.closed) {
+      this.#out.push(message);
+    }
+  }
+  // Receiving.
+  /** A text message arrived: the server broke the protocol (reported on id 0). */
+  receiveText(_text) {
+    if (!this.closed) {
+      this.#events.push({ type: "ErrorReceived", id: 0, error: violation("the server sent a text message") });
+    }
+  }
+  /** A binary message arrived: exactly one frame. */
+  receiveData(message) {
+    if (this.closed) {
+      return;
+    }
+    if (message.byteLength > this.#maxReceiveSize) {
+      const [, id] = peek(message);
+      const what = `message of ${message.byteLength} bytes exceeds the client's limit (${this.#maxReceiveSize})`;
+      this.#malformed(id, new SwillError(Code.RESOURCE_EXHAUSTED, what));
+      return;
+    }
+    let frame;
+    try {
+      frame = decodeFrame(message);
+    } catch (error) {
+      const failure = error;
+      this.#malformed(failure.id, violation(failure.message));
+      return;
+    }
+    if (frame === null) {
+      return;
+    }
+    switch (frame.type) {
+      case FrameType.DATA:
+        if (this.#inCall(frame.id, frame.type)) {
+          this.#events.push({ type: "MessageReceived", id: frame.id, data: frame.data });
+        }
+        return;
+      case FrameType.RESPONSE:
+        if (this.#inCall(frame.id, frame.type)) {
+          const { id, data, leading, trailing } = frame;
+          this.#events.push({ type: "ResponseReceived", id, data, leading, trailing: trailing ?? {} });
+        }
+        return;
+      case FrameType.END_OF_STREAM:
+        if (this.#inCall(frame.id, frame.type)) {
+          this.#events.push({ type: "EndOfStream", id: frame.id, metadata: frame.metadata ?? {} });
+        }
+        return;
+      case FrameType.METADATA:
+        if (this.#inCall(frame.id, frame.type)) {
+          this.#events.push({ type: "MetadataReceived", id: frame.id, metadata: frame.metadata ?? {} });
+        }
+        return;
+      case FrameType.ERROR:
+        this.#receiveError(frame);
+        return;
+      case FrameType.CREDIT:
+        this.#receiveCredit(frame.id, frame.n);
+        return;
+      case FrameType.HELLO:
+        this.settings = readSettings(frame.settings);
+        this.#events.push({ type: "HelloReceived", settings: this.settings });
+        return;
+      case FrameType.PONG:
+        this.#events.push({ type: "PongReceived", nonce: frame.nonce });
+        return;
+      case FrameType.GOAWAY:
+        this.goaway = true;
+        this.#events.push({ type: "GoAwayReceived", reason: frame.reason });
+        return;
+      default: {
+        const id = "id" in frame ? frame.id : void 0;
+        this.#malformed(id, violation(`unexpected frame type ${frame.type} from the server`));
+      }
+    }
+  }
+  /**
+   * The socket closed (or the I/O layer gave it up): every open call fails with `error`, by
+   * default the one the close code stands for.
+   */
+  receiveClose(code, reason, error = closeError(code, reason)) {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    this.#out = [];
+    for (const id of this.#calls.keys()) {
+      this.#events.push({ type: "CallFailed", id, error });
+    }
+    this.#calls.clear();
+    this.#events.push({ type: "ConnectionClosed", code, reason, error });
+  }
+  #receiveError(frame) {
+    const error = new SwillError(frame.code, frame.message, { data: frame.data, metadata: frame.metadata ?? {} });
+    if (frame.id === 0 || this.#inCall(frame.id, FrameType.ERROR)) {
+      this.#events.push({ type: "ErrorReceived", id: frame.id, error });
+    }
+  }
+  #receiveCredit(id, n) {
+    const call = this.#calls.get(id);
+    if (call !== void 0) {
+      call.granted(n);
+      this.#events.push({ type: "CreditGranted", id, n });
+    }
+  }
+  // Moves call `id` along its response table; true when the frame is to be reported.
+  #inCall(id, type) {
+    const call = this.#calls.get(id);
+    if (call === void 0) {
+      return false;
+    }
+    try {
+      call.receive(type);
+    } catch (error) {
+      this.#fail(id, violation(error.message));
+      return false;
+    }
+    if (call.done) {
+      this.#calls.delete(id);
+    }
+    return true;
+  }
+  #malformed(id, error) {
+    if (id !== void 0 && this.#calls.has(id)) {
+      this.#fail(id, error);
+    } else {
+      this.#events.push({ type: "ErrorReceived", id: 0, error });
+    }
+  }
+  // The server broke the protocol on call `id`: the call fails here, and CLOSE tells the server
+  // to stop its handler (the call may still be open there).
+  #fail(id, error) {
+    this.sendClose(id, error.message.slice(0, 200));
+    this.#events.push({ type: "CallFailed", id, error });
+  }
+};
+function violation(message) {
+  return new SwillError(Code.INTERNAL, `protocol violation: ${message}`);
+}
+function readSettings(hello) {
+  return {
+    version: positive(hello["version"], DEFAULT_SETTINGS.version),
+    maxMessageSize: positive(hello["max_message_size"], DEFAULT_SETTINGS.maxMessageSize),
+    maxConcurrentCalls: positive(hello["max_concurrent_calls"], DEFAULT_SETTINGS.maxConcurrentCalls),
+    clientWindow: positive(hello["client_window"], DEFAULT_SETTINGS.clientWindow),
+    server: typeof hello["server"] === "string" ? hello["server"] : "",
+    hello
+  };
+}
+function positive(value, fallback) {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+// clients/typescript/src/call.ts
 function deferred(settled = true) {
   let resolve;
   let reject;
@@ -1967,13 +2362,11 @@ function deferred(settled = true) {
   }
   return { promise, resolve, reject };
 }
-var NO_DATA = /* @__PURE__ */ Symbol("no data");
 var Call = class {
   /** The rpc's name. */
   rpc;
   #id;
   #link;
-  #state;
   #data;
   #metadata;
   #window;
@@ -1986,13 +2379,14 @@ var Call = class {
   #error;
   #response;
   #responseTaken = false;
+  #streamed = false;
+  #requestEnded = false;
   #result;
   #buffer = [];
   #head = 0;
   #ungranted = 0;
   #sending = Promise.resolve();
   #opened = deferred();
-  #ended = deferred();
   #changed = deferred(false);
   /** @private Made by the client; applications get calls from `Client.open()`. */
   constructor(rpc, data, options2 = {}, window = null) {
@@ -2046,11 +2440,11 @@ var Call = class {
     return this.#enqueue(() => this.#sendEnd());
   }
   /**
-   * The response: the single value, or for a streamed response the messages that iteration did
-   * not take, as an array. Rejects with the call's `SwillError`.
+   * The single response. Rejects with the call's `SwillError`; with `FAILED_PRECONDITION` when
+   * the rpc streams its response (iterate the call instead), and the call is then cancelled.
    */
   result() {
-    this.#result ??= this.#collect();
+    this.#result ??= this.#single();
     return this.#result;
   }
   /** Cancel the call: CLOSE goes to the server and the call fails with `CANCELLED`. */
@@ -2060,7 +2454,7 @@ var Call = class {
   }
   [Symbol.asyncIterator]() {
     return {
-      next: () => this.#next(true),
+      next: () => this.#next(),
       return: () => {
         if (!this.#over) {
           this.cancel("the consumer stopped reading");
@@ -2070,83 +2464,67 @@ var Call = class {
     };
   }
   // The connection's side.
-  /** @private The REQUEST for this call as id `id`; `undefined` when the call is already over. */
-  request(id) {
+  /** @private What REQUEST carries; `undefined` when the call is already over. */
+  request() {
     if (this.#over) {
       return void 0;
     }
-    let options2 = null;
-    if (this.#deadline !== void 0 || this.#window !== null) {
-      options2 = {
-        ...this.#deadline === void 0 ? {} : { timeout: Math.max(1, Math.ceil(this.#deadline - now())) },
-        ...this.#window === null ? {} : { window: this.#window }
-      };
-    }
-    const head = { type: FrameType.REQUEST, id, rpc: this.rpc, metadata: this.#metadata, options: options2 };
-    return this.#data === NO_DATA ? head : { ...head, data: this.#data };
+    return {
+      rpc: this.rpc,
+      data: this.#data,
+      metadata: this.#metadata,
+      timeoutMs: this.#deadline === void 0 ? void 0 : Math.max(1, Math.ceil(this.#deadline - now())),
+      window: this.#window
+    };
   }
   /** @private REQUEST went out as id `id` on `link`. */
   opened(id, link) {
-    const sendCredit = link.clientWindow - (this.#data === NO_DATA ? 0 : 1);
     this.#id = id;
     this.#link = link;
-    this.#state = new CallState(id, sendCredit, this.#window);
-    this.#opened.resolve();
+    this.#opened.resolve(id);
   }
-  /** @private A frame from the server for this call. */
-  receive(frame) {
-    const state = this.#state;
-    if (this.#over || state === void 0) {
+  /** @private An event of the protocol core for this call. */
+  receive(event) {
+    if (this.#over) {
       return;
     }
-    if (frame.type === FrameType.CREDIT) {
-      state.granted(frame.n);
-      this.#notify();
-      return;
-    }
-    try {
-      state.receive(frame.type);
-    } catch (error) {
-      this.#finish(new SwillError(Code.INTERNAL, `protocol violation: ${error.message}`), true);
-      return;
-    }
-    this.#take(frame);
-  }
-  /** @private End the call with `error` (a lost connection, a malformed frame). */
-  fail(error, close = false) {
-    this.#finish(error, close);
-  }
-  #take(frame) {
-    switch (frame.type) {
-      case FrameType.METADATA:
-        this.#leading = frame.metadata ?? {};
+    switch (event.type) {
+      case "CreditGranted":
         break;
-      case FrameType.DATA:
+      case "MetadataReceived":
+        this.#leading = event.metadata;
+        break;
+      case "MessageReceived":
         this.#leading ??= {};
-        this.#buffer.push(frame.data);
+        this.#streamed = true;
+        this.#buffer.push(event.data);
         break;
-      case FrameType.RESPONSE:
-        this.#leading = frame.leading ?? this.#leading ?? {};
-        this.#trailing = frame.trailing ?? {};
-        this.#response = { value: frame.data };
+      case "ResponseReceived":
+        this.#leading = event.leading ?? this.#leading ?? {};
+        this.#trailing = event.trailing;
+        this.#response = { value: event.data };
         this.#finish(void 0, false);
         break;
-      case FrameType.END_OF_STREAM:
+      case "EndOfStream":
         this.#leading ??= {};
-        this.#trailing = frame.metadata ?? {};
+        this.#trailing = event.metadata;
+        this.#streamed = true;
         this.#finish(void 0, false);
         break;
-      case FrameType.ERROR: {
-        const metadata = frame.metadata ?? {};
+      case "ErrorReceived":
         this.#leading ??= {};
-        this.#trailing = metadata;
-        this.#finish(new SwillError(frame.code, frame.message, { data: frame.data, metadata }), false);
+        this.#trailing = event.error.metadata;
+        this.#finish(event.error, false);
         break;
-      }
-      default:
+      case "CallFailed":
+        this.#finish(event.error, false);
         break;
     }
     this.#notify();
+  }
+  /** @private End the call with `error` (a lost connection, a REQUEST that could not go). */
+  fail(error) {
+    this.#finish(error, false);
   }
   // Ending.
   #onAbort = () => {
@@ -2165,27 +2543,15 @@ var Call = class {
     this.#error = error;
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    if (this.#state !== void 0) {
-      this.#state.response = "DONE";
-    }
     if (error?.code === Code.CANCELLED) {
       this.#buffer = [];
       this.#head = 0;
     }
-    if (this.#id !== void 0 && this.#link !== void 0) {
-      if (close) {
-        try {
-          this.#link.send({ type: FrameType.CLOSE, id: this.#id, reason });
-        } catch {
-        }
-      }
-      this.#link.release(this.#id);
+    if (close && this.#id !== void 0 && this.#link !== void 0) {
+      this.#link.cancel(this.#id, reason);
     }
-    if (error === void 0) {
-      this.#ended.resolve();
-    } else {
+    if (error !== void 0) {
       this.#opened.reject(error);
-      this.#ended.reject(error);
     }
     this.#notify();
   }
@@ -2195,12 +2561,12 @@ var Call = class {
     changed.resolve();
   }
   // Reading.
-  async #next(withResponse) {
+  async #next() {
     for (; ; ) {
       if (this.#head < this.#buffer.length) {
         return { done: false, value: this.#shift() };
       }
-      if (withResponse && this.#response !== void 0 && !this.#responseTaken) {
+      if (this.#response !== void 0 && !this.#responseTaken) {
         this.#responseTaken = true;
         return { done: false, value: this.#response.value };
       }
@@ -2209,6 +2575,25 @@ var Call = class {
           throw this.#error;
         }
         return { done: true, value: void 0 };
+      }
+      await this.#changed.promise;
+    }
+  }
+  async #single() {
+    for (; ; ) {
+      if (this.#response !== void 0) {
+        return this.#response.value;
+      }
+      if (this.#error !== void 0) {
+        throw this.#error;
+      }
+      if (this.#streamed || this.#over) {
+        const error = new SwillError(
+          Code.FAILED_PRECONDITION,
+          `rpc "${this.rpc}" streams its response: iterate the call with for await`
+        );
+        this.#finish(error, true, "result() on a streamed response");
+        throw error;
       }
       await this.#changed.promise;
     }
@@ -2226,34 +2611,15 @@ var Call = class {
   // Grant credit as messages are taken, in batches of half the window.
   #consumed() {
     const window = this.#window;
-    const state = this.#state;
-    if (window === null || state === void 0 || this.#over || this.#link === void 0) {
+    if (window === null || this.#id === void 0 || this.#over || this.#link === void 0) {
       return;
     }
     this.#ungranted += 1;
     if (this.#ungranted >= Math.max(1, Math.floor(window / 2))) {
       const n = this.#ungranted;
       this.#ungranted = 0;
-      state.grant(n);
-      try {
-        this.#link.send({ type: FrameType.CREDIT, id: state.id, n });
-      } catch {
-      }
+      this.#link.grant(this.#id, n);
     }
-  }
-  // Takes every message still to come, so that a stream someone stopped iterating can't stall on
-  // its window; an iterator running at the same time gets the ones it pulls first.
-  async #collect() {
-    const messages = [];
-    for (; ; ) {
-      const next = await this.#next(false);
-      if (next.done === true) {
-        break;
-      }
-      messages.push(next.value);
-    }
-    await this.#ended.promise;
-    return this.#response === void 0 ? messages : this.#response.value;
   }
   // Writing.
   #enqueue(step) {
@@ -2262,33 +2628,29 @@ var Call = class {
     return result;
   }
   async #sendData(message) {
-    const state = await this.#ready();
+    const id = await this.#opened.promise;
+    const link = this.#link;
     for (; ; ) {
       if (this.#over) {
         throw this.#error ?? new SwillError(Code.FAILED_PRECONDITION, "the call is over");
       }
-      if (state.request === "DONE") {
+      if (this.#requestEnded) {
         throw new SwillError(Code.FAILED_PRECONDITION, "send() after end()");
       }
-      if (state.canSendData()) {
+      if (link.canSendData(id)) {
         break;
       }
       await this.#changed.promise;
     }
-    this.#link.send({ type: FrameType.DATA, id: state.id, data: message });
-    state.send(FrameType.DATA);
+    link.sendData(id, message);
   }
   async #sendEnd() {
-    const state = await this.#ready().catch(() => void 0);
-    if (state === void 0 || this.#over || state.request === "DONE") {
+    const id = await this.#opened.promise.catch(() => void 0);
+    if (id === void 0 || this.#over || this.#requestEnded) {
       return;
     }
-    this.#link.send({ type: FrameType.END_OF_STREAM, id: state.id, metadata: null });
-    state.send(FrameType.END_OF_STREAM);
-  }
-  async #ready() {
-    await this.#opened.promise;
-    return this.#state;
+    this.#requestEnded = true;
+    this.#link.sendEnd(id);
   }
 };
 function now() {
@@ -2297,43 +2659,26 @@ function now() {
 
 // clients/typescript/src/connection.ts
 var SUBPROTOCOL = "swill.v1";
-var DEFAULT_SETTINGS = { version: 1, maxMessageSize: 1 << 20, maxConcurrentCalls: 100, clientWindow: 16 };
-function refusalCode(closeCode) {
-  if (closeCode < 4400 || closeCode > 4499) {
-    return void 0;
-  }
-  const codes = {
-    4401: Code.UNAUTHENTICATED,
-    4403: Code.PERMISSION_DENIED,
-    4429: Code.RESOURCE_EXHAUSTED
-  };
-  return codes[closeCode] ?? Code.FAILED_PRECONDITION;
-}
-function closeError(info, what = "the connection closed") {
-  const refusal = refusalCode(info.code);
-  if (refusal !== void 0) {
-    return new SwillError(refusal, info.reason || `the server refused the connection (${info.code})`, { cause: info });
-  }
-  const detail = info.reason ? `${info.code} ${info.reason}` : `${info.code}`;
-  return new SwillError(Code.UNAVAILABLE, `${what} (${detail})`, { cause: info });
-}
 var Connection = class _Connection {
-  settings;
   #socket;
   #options;
+  #protocol;
   #calls = /* @__PURE__ */ new Map();
-  #nextId = 1;
-  #draining = false;
-  #closed = false;
+  #opening;
+  #greeting;
+  #helloTimer;
+  #served = false;
+  #welcomed = false;
   #nonce = 0;
   #pingTimer;
   #pongTimer;
   /**
-   * Open a WebSocket to `url` and wait for HELLO.
+   * Open a WebSocket to `url` and send `credentials` in AUTH (when given). Resolves once the
+   * socket is open: calls may start before HELLO (PROTOCOL.md section 1a), which `hello` awaits.
    *
    * @throws SwillError `UNAVAILABLE` when it can't connect, or the refusal's code after a 44xx close.
    */
-  static connect(url, options2) {
+  static connect(url, options2, credentials) {
     return new Promise((resolve, reject) => {
       let socket;
       try {
@@ -2342,249 +2687,356 @@ var Connection = class _Connection {
         reject(SwillError.from(error, Code.UNAVAILABLE));
         return;
       }
-      socket.binaryType = "arraybuffer";
-      const fail = (error) => {
-        clearTimeout(timer);
-        detach(socket);
-        reject(error);
-      };
-      const timer = setTimeout(() => {
-        fail(new SwillError(Code.UNAVAILABLE, `no HELLO from the server within ${options2.connectTimeoutMs} ms`));
-        socket.close();
-      }, options2.connectTimeoutMs);
-      socket.onerror = () => void 0;
-      socket.onclose = (event) => {
-        fail(closeError({ code: event.code, reason: event.reason }, "the connection closed before HELLO"));
-      };
-      socket.onmessage = (event) => {
-        let frame = null;
-        try {
-          frame = readServerFrame(event.data);
-        } catch {
-        }
-        if (frame?.type !== FrameType.HELLO) {
-          fail(new SwillError(Code.INTERNAL, "protocol violation: the first frame is not HELLO"));
-          socket.close(1002, "expected HELLO");
-          return;
-        }
-        clearTimeout(timer);
-        resolve(new _Connection(socket, readSettings(frame.settings), options2));
-      };
+      new _Connection(socket, options2, { resolve, reject }, credentials);
     });
   }
-  constructor(socket, settings, options2) {
+  constructor(socket, options2, opening, credentials) {
     this.#socket = socket;
-    this.settings = settings;
     this.#options = options2;
+    this.#protocol = new ClientProtocol(options2.maxReceiveSize);
+    this.#opening = opening;
+    this.hello = new Promise((resolve, reject) => {
+      this.#greeting = { resolve, reject };
+    });
+    this.hello.catch(() => void 0);
+    this.#helloTimer = setTimeout(() => {
+      const error = new SwillError(Code.UNAVAILABLE, `no HELLO from the server within ${options2.connectTimeoutMs} ms`);
+      if (!this.#giveUp(error)) {
+        this.close(1e3, "no HELLO", error);
+      }
+    }, options2.connectTimeoutMs);
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.#opened(credentials);
     socket.onmessage = (event) => this.#receive(event.data);
-    socket.onclose = (event) => this.#lost({ code: event.code, reason: event.reason });
+    socket.onclose = (event) => this.#lost(event.code, event.reason);
     socket.onerror = () => void 0;
-    if (options2.pingIntervalMs > 0) {
-      this.#pingTimer = setInterval(() => this.#ping(), options2.pingIntervalMs);
-    }
+  }
+  /** Resolves with the server's settings once HELLO arrived; rejects if the connection ends first. */
+  hello;
+  /** What the calls failed with when the connection closed. */
+  error;
+  /** The server's settings (from HELLO). */
+  get settings() {
+    return this.#protocol.settings;
   }
   /** Whether new calls may start here. */
   get accepting() {
-    return !this.#closed && !this.#draining && this.#nextId <= MAX_ID;
+    return this.#protocol.accepting;
   }
   /** Whether the connection is gone. */
   get closed() {
-    return this.#closed;
+    return this.#protocol.closed;
   }
   /** How many calls are open. */
   get openCalls() {
     return this.#calls.size;
   }
-  get clientWindow() {
-    return this.settings.clientWindow;
-  }
   /** Whether as many calls are open as the server allows (`max_concurrent_calls`). */
   get full() {
-    return this.#calls.size >= this.settings.maxConcurrentCalls;
+    return this.#protocol.full;
+  }
+  /** Whether the server's HELLO arrived. */
+  get greeted() {
+    return this.#welcomed;
+  }
+  /** Whether the server has served a call here (so the credentials sent last passed). */
+  get served() {
+    return this.#served;
   }
   /**
    * Start `call` here, on a connection that is `accepting`: give it the next id and send its
    * REQUEST. A REQUEST that can't go (too large, not encodable) fails the call instead.
    */
   open(call) {
-    const id = this.#nextId;
-    const frame = call.request(id);
-    if (frame === void 0) {
+    const init = call.request();
+    if (init === void 0) {
       return;
     }
-    let message;
+    let id;
     try {
-      message = this.#encode(frame);
+      id = this.#protocol.sendRequest(init);
     } catch (error) {
       call.fail(SwillError.from(error, Code.INVALID_ARGUMENT));
       return;
     }
-    this.#nextId += 1;
     this.#calls.set(id, call);
     call.opened(id, this);
-    this.#socket.send(message);
+    this.#flush();
   }
-  send(frame) {
-    if (this.#closed) {
-      throw new SwillError(Code.UNAVAILABLE, "the connection is closed");
+  /** Send fresh credentials (AUTH) on this connection. */
+  authenticate(credentials) {
+    this.#protocol.sendAuth(credentials);
+    this.#flush();
+  }
+  // CallLink.
+  canSendData(id) {
+    return this.#protocol.canSendData(id);
+  }
+  sendData(id, data) {
+    this.#protocol.sendData(id, data);
+    this.#flush();
+  }
+  sendEnd(id) {
+    this.#protocol.sendEnd(id);
+    this.#flush();
+  }
+  grant(id, n) {
+    this.#protocol.grantCredit(id, n);
+    this.#flush();
+  }
+  cancel(id, reason) {
+    this.#protocol.sendClose(id, reason);
+    this.#flush();
+    this.#release(id);
+  }
+  /** Close the socket; open calls fail with `error` (default: the close code's). */
+  close(code = 1e3, reason = "", error) {
+    if (this.closed) {
+      return;
     }
-    this.#socket.send(this.#encode(frame));
+    this.#socket.close(code, reason);
+    this.#lost(code, reason, error);
   }
-  release(id) {
+  #release(id) {
     if (!this.#calls.delete(id)) {
       return;
     }
-    if (this.#draining && this.#calls.size === 0) {
+    if (this.#protocol.goaway && this.#calls.size === 0) {
       this.close(1e3, "no calls left after GOAWAY");
     } else {
       this.#options.handlers.onRelease(this);
     }
   }
-  /** Close the socket; open calls fail with `error` (default `UNAVAILABLE`). */
-  close(code = 1e3, reason = "", error) {
-    if (this.#closed) {
-      return;
+  #flush() {
+    for (const message of this.#protocol.dataToSend()) {
+      try {
+        this.#socket.send(message);
+      } catch {
+        return;
+      }
     }
-    this.#socket.close(code, reason);
-    this.#lost({ code, reason }, error);
-  }
-  #encode(frame) {
-    let message;
-    try {
-      message = encodeFrame(frame);
-    } catch (error) {
-      throw new SwillError(Code.INVALID_ARGUMENT, `can't encode the message: ${error.message}`, {
-        cause: error
-      });
-    }
-    const limit = this.settings.maxMessageSize;
-    if (message.byteLength > limit) {
-      throw new SwillError(
-        Code.RESOURCE_EXHAUSTED,
-        `message of ${message.byteLength} bytes exceeds the server's max_message_size (${limit})`
-      );
-    }
-    return message;
   }
   #receive(data) {
-    let frame;
-    try {
-      frame = readServerFrame(data);
-    } catch (error) {
-      this.#violation(error);
-      return;
-    }
-    if (frame === null) {
-      return;
-    }
-    switch (frame.type) {
-      case FrameType.HELLO:
-        return;
-      case FrameType.PONG:
-        if (frame.nonce === this.#nonce) {
-          clearTimeout(this.#pongTimer);
-          this.#pongTimer = void 0;
-        }
-        return;
-      case FrameType.GOAWAY:
-        this.#draining = true;
-        this.#options.handlers.onGoAway(this, frame.reason);
-        if (this.#calls.size === 0) {
-          this.close(1e3, "GOAWAY");
-        }
-        return;
-      case FrameType.ERROR:
-        if (frame.id === 0) {
-          this.#options.handlers.onError(
-            new SwillError(frame.code, frame.message, { data: frame.data, metadata: frame.metadata ?? {} })
-          );
-          return;
-        }
-        break;
-      default:
-        break;
-    }
-    this.#calls.get(frame.id)?.receive(frame);
-  }
-  #violation(error) {
-    const failure = new SwillError(Code.INTERNAL, `protocol violation: ${error.message}`, { cause: error });
-    const call = error.id === void 0 ? void 0 : this.#calls.get(error.id);
-    if (call !== void 0) {
-      call.fail(failure, true);
+    if (typeof data === "string") {
+      this.#protocol.receiveText(data);
+    } else if (data instanceof ArrayBuffer) {
+      this.#protocol.receiveData(new Uint8Array(data));
+    } else if (ArrayBuffer.isView(data)) {
+      this.#protocol.receiveData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     } else {
-      this.#options.handlers.onError(failure);
+      this.#protocol.receiveText(String(data));
     }
+    this.#handle(this.#protocol.eventsReceived());
+    this.#flush();
+  }
+  #handle(events) {
+    for (const event of events) {
+      if (this.#greeting !== void 0 && !this.#greeted(event)) {
+        return;
+      }
+      switch (event.type) {
+        case "HelloReceived":
+          break;
+        case "PongReceived":
+          if (event.nonce === this.#nonce) {
+            clearTimeout(this.#pongTimer);
+            this.#pongTimer = void 0;
+          }
+          break;
+        case "GoAwayReceived":
+          this.#options.handlers.onGoAway(this, event.reason);
+          if (this.#calls.size === 0) {
+            this.close(1e3, "GOAWAY");
+          }
+          break;
+        case "ConnectionClosed":
+          this.#closed(event.code, event.reason, event.error);
+          break;
+        case "ErrorReceived":
+          if (event.id === 0) {
+            this.#options.handlers.onError(event.error);
+            break;
+          }
+          this.#toCall(event);
+          break;
+        default:
+          this.#toCall(event);
+      }
+    }
+  }
+  #toCall(event) {
+    const call = this.#calls.get(event.id);
+    if (call === void 0) {
+      return;
+    }
+    this.#served ||= !this.#protocol.closed;
+    call.receive(event);
+    if (!this.#protocol.isOpen(event.id)) {
+      this.#release(event.id);
+    }
+  }
+  // The socket opened: AUTH goes first, then the connection takes calls.
+  #opened(credentials) {
+    const opening = this.#opening;
+    if (opening === void 0) {
+      return;
+    }
+    if (credentials !== void 0) {
+      try {
+        this.#protocol.sendAuth(credentials.value);
+      } catch (error) {
+        this.#giveUp(new SwillError(Code.UNAUTHENTICATED, error.message, { cause: error }));
+        return;
+      }
+      this.#flush();
+    }
+    this.#opening = void 0;
+    opening.resolve(this);
+  }
+  // The server's first frame must be HELLO; a connection that breaks this rule is closed.
+  #greeted(event) {
+    if (this.#protocol.closed) {
+      return true;
+    }
+    const greeting = this.#greeting;
+    this.#greeting = void 0;
+    clearTimeout(this.#helloTimer);
+    if (event.type !== "HelloReceived") {
+      this.close(1002, "expected HELLO", new SwillError(Code.INTERNAL, "protocol violation: the first frame is not HELLO"));
+      return false;
+    }
+    this.#welcomed = true;
+    if (this.#options.pingIntervalMs > 0) {
+      this.#pingTimer = setInterval(() => this.#ping(), this.#options.pingIntervalMs);
+    }
+    greeting.resolve(event.settings);
+    this.#options.handlers.onHello(this);
+    return true;
+  }
+  // The attempt to open fails with `error` before the socket opened; false when it had opened.
+  #giveUp(error, code = 1e3) {
+    const opening = this.#opening;
+    if (opening === void 0) {
+      return false;
+    }
+    this.#opening = void 0;
+    opening.reject(error);
+    this.#socket.close(code, error.message.slice(0, 100));
+    this.#lost(code, "", error);
+    return true;
   }
   #ping() {
-    if (this.#pongTimer !== void 0 || this.#closed) {
+    if (this.#pongTimer !== void 0 || this.closed) {
       return;
     }
     this.#nonce += 1;
-    this.send({ type: FrameType.PING, nonce: this.#nonce });
+    this.#protocol.sendPing(this.#nonce);
+    this.#flush();
     this.#pongTimer = setTimeout(() => {
       const reason = `no PONG within ${this.#options.pongTimeoutMs} ms`;
       try {
         this.#socket.close(4e3, reason);
       } finally {
-        this.#lost({ code: 1006, reason });
+        this.#lost(1006, reason);
       }
     }, this.#options.pongTimeoutMs);
   }
-  #lost(info, error = closeError(info, "the connection was lost")) {
-    if (this.#closed) {
-      return;
-    }
-    this.#closed = true;
+  #lost(code, reason, error) {
+    this.#protocol.receiveClose(code, reason, error);
+    this.#handle(this.#protocol.eventsReceived());
+  }
+  #closed(code, reason, error) {
+    this.error = error;
     clearInterval(this.#pingTimer);
     clearTimeout(this.#pongTimer);
-    detach(this.#socket);
-    const calls = [...this.#calls.values()];
+    clearTimeout(this.#helloTimer);
+    this.#detach();
     this.#calls.clear();
-    for (const call of calls) {
-      call.fail(error);
+    this.#greeting?.reject(error);
+    this.#greeting = void 0;
+    const opening = this.#opening;
+    if (opening !== void 0) {
+      this.#opening = void 0;
+      const detail = reason ? `${code} ${reason}` : `${code}`;
+      opening.reject(
+        refusalCode(code) === void 0 ? new SwillError(Code.UNAVAILABLE, `the connection closed before it opened (${detail})`, { cause: { code, reason } }) : error
+      );
+      return;
     }
-    this.#options.handlers.onClose(this, info);
+    this.#options.handlers.onClose(this, { code, reason }, error);
+  }
+  #detach() {
+    detach(this.#socket);
   }
 };
-var CLIENT_ONLY = /* @__PURE__ */ new Set([FrameType.REQUEST, FrameType.CLOSE, FrameType.PING, FrameType.AUTH]);
-function readServerFrame(data) {
-  if (typeof data === "string") {
-    throw new FrameError("the server sent a text message");
-  }
-  let bytes;
-  if (data instanceof ArrayBuffer) {
-    bytes = new Uint8Array(data);
-  } else if (ArrayBuffer.isView(data)) {
-    bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  } else {
-    throw new FrameError("the server sent a message that is not binary");
-  }
-  const frame = decodeFrame(bytes);
-  if (frame !== null && CLIENT_ONLY.has(frame.type)) {
-    const id = "id" in frame ? frame.id : frame.nonce;
-    throw new FrameError(`unexpected frame type ${frame.type} from the server`, frame.type, id);
-  }
-  return frame;
-}
-function readSettings(hello) {
-  return {
-    version: positive(hello["version"], DEFAULT_SETTINGS.version),
-    maxMessageSize: positive(hello["max_message_size"], DEFAULT_SETTINGS.maxMessageSize),
-    maxConcurrentCalls: positive(hello["max_concurrent_calls"], DEFAULT_SETTINGS.maxConcurrentCalls),
-    clientWindow: positive(hello["client_window"], DEFAULT_SETTINGS.clientWindow),
-    server: typeof hello["server"] === "string" ? hello["server"] : "",
-    hello
-  };
-}
-function positive(value, fallback) {
-  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : fallback;
-}
 function detach(socket) {
   const ignore = () => void 0;
   socket.onopen = ignore;
   socket.onmessage = ignore;
   socket.onclose = ignore;
   socket.onerror = ignore;
+}
+
+// clients/typescript/src/subscribe.ts
+function gap(last, id) {
+  if (last === null || id === last + 1) {
+    return { missed: 0, restarted: false };
+  }
+  if (id <= last) {
+    return { missed: 0, restarted: true };
+  }
+  return { missed: id - last - 1, restarted: false };
+}
+function resumes(error, cured = () => false) {
+  return error instanceof SwillError && (error.code === Code.UNAVAILABLE || cured(error));
+}
+async function* subscription(link, rpc, options2) {
+  const { signal } = options2;
+  let last = options2.after ?? null;
+  let attempt = 0;
+  const callOptions = { signal, metadata: options2.metadata, window: options2.window };
+  for (; ; ) {
+    if (signal?.aborted) {
+      throw abortError(signal);
+    }
+    try {
+      for await (const message of link.stream(rpc, last, callOptions)) {
+        const { id, value } = readEvent(message);
+        const event = { id, value, ...gap(last, id) };
+        last = id;
+        attempt = 0;
+        yield event;
+      }
+      return;
+    } catch (error) {
+      if (signal?.aborted || !resumes(error, (e) => link.cured(e))) {
+        throw error;
+      }
+    }
+    attempt += 1;
+    await pause(link.delayMs(attempt), signal);
+  }
+}
+function readEvent(message) {
+  const record = message;
+  const id = record?.id;
+  if (typeof record !== "object" || record === null || typeof id !== "number" || !Number.isSafeInteger(id)) {
+    throw new SwillError(Code.INTERNAL, "protocol violation: a resumable stream's message is not {id, value}");
+  }
+  return { id, value: record.value ?? null };
+}
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 // clients/typescript/src/client.ts
@@ -2594,13 +3046,15 @@ var DEFAULTS2 = {
   reconnect: true,
   connectTimeoutMs: 1e4,
   pingIntervalMs: 0,
-  pongTimeoutMs: 1e4
+  pongTimeoutMs: 1e4,
+  maxReceiveSize: DEFAULT_MAX_RECEIVE_SIZE
 };
 var Client = class {
   /** The server's WebSocket URL. */
   url;
   #WebSocket;
   #options;
+  #auth;
   #listeners = {
     open: /* @__PURE__ */ new Set(),
     close: /* @__PURE__ */ new Set(),
@@ -2616,6 +3070,10 @@ var Client = class {
   #refusal;
   #lifetime = new AbortController();
   #closing = false;
+  // After a 4401 with `auth`: the errors of the calls it failed (subscriptions resume after
+  // those), and whether the retry is spent until a connection serves a call.
+  #cured = /* @__PURE__ */ new WeakSet();
+  #authRetried = false;
   #state = "idle";
   /**
    * Nothing connects here: the first call (or `connect()`) does.
@@ -2637,11 +3095,14 @@ var Client = class {
       connectTimeoutMs: options2.connectTimeoutMs ?? DEFAULTS2.connectTimeoutMs,
       pingIntervalMs: options2.pingIntervalMs ?? DEFAULTS2.pingIntervalMs,
       pongTimeoutMs: options2.pongTimeoutMs ?? DEFAULTS2.pongTimeoutMs,
+      maxReceiveSize: options2.maxReceiveSize ?? DEFAULTS2.maxReceiveSize,
       backoff: options2.backoff ?? {}
     };
     this.#metadata = options2.metadata;
+    this.#auth = options2.auth;
     this.#handlers = {
-      onClose: (connection, info) => this.#closed(connection, info),
+      onHello: (connection) => this.#emit("open", { settings: connection.settings }),
+      onClose: (connection, info, error) => this.#closed(connection, info, error),
       onGoAway: (connection, reason) => {
         if (connection === this.#connection) {
           this.#emit("goaway", { reason });
@@ -2678,7 +3139,7 @@ var Client = class {
    */
   async connect() {
     this.#refusal = void 0;
-    return (await this.#ready()).settings;
+    return (await this.#ready()).hello;
   }
   /**
    * Call a single-response rpc and get its response. `data` `undefined` is sent as `nil`.
@@ -2704,6 +3165,47 @@ var Client = class {
   open(rpc, data, options2 = {}) {
     const window = options2.window ?? this.#options.window;
     return this.#start(new Call(rpc, data, this.#callOptions(options2), window));
+  }
+  /**
+   * Iterate the events of a resumable stream (PROTOCOL.md section 7b), re-opening it by itself,
+   * with the last id delivered, after a lost connection, GOAWAY or `UNAVAILABLE`; any other error
+   * ends the iteration with that error. Each event says what was `missed` just before it, and
+   * whether the ids `restarted`. Leaving the loop (or aborting `signal`) cancels the stream.
+   *
+   * ```ts
+   * for await (const event of client.subscribe<number>("temperature", { after: 0, signal })) {
+   *   event.id; event.value; event.missed; event.restarted;
+   * }
+   * ```
+   */
+  subscribe(rpc, options2 = {}) {
+    const link = {
+      stream: (name2, after, callOptions) => this.stream(name2, after, callOptions),
+      cured: (error) => this.#cured.has(error),
+      delayMs: (attempt) => retryDelayMs(attempt, Math.random(), this.#options.backoff)
+    };
+    return subscription(link, rpc, options2);
+  }
+  /**
+   * Call `auth()` and send its credentials (AUTH) on the live connection, replacing the old ones
+   * without disturbing calls. Without a live connection it does nothing: the next connection
+   * calls `auth()` anyway.
+   *
+   * @throws SwillError `FAILED_PRECONDITION` without an `auth` option; `UNAUTHENTICATED` when
+   *   `auth()` throws.
+   */
+  async reauthenticate() {
+    if (this.#auth === void 0) {
+      throw new SwillError(Code.FAILED_PRECONDITION, "reauthenticate() needs new Client(url, { auth })");
+    }
+    const connection = this.#connection;
+    if (connection === void 0 || connection.closed) {
+      return;
+    }
+    const credentials = await this.#credentials();
+    if (credentials !== void 0 && !connection.closed) {
+      connection.authenticate(credentials.value);
+    }
   }
   /**
    * Close the connection; open calls fail with `CANCELLED` and a pending dial stops. The client
@@ -2784,9 +3286,14 @@ var Client = class {
     return this.#dial(false);
   }
   #dial(delayFirst) {
-    this.#dialing ??= this.#attempts(delayFirst).finally(() => {
-      this.#dialing = void 0;
-    });
+    if (this.#dialing === void 0) {
+      const dialing = this.#attempts(delayFirst).finally(() => {
+        if (this.#dialing === dialing) {
+          this.#dialing = void 0;
+        }
+      });
+      this.#dialing = dialing;
+    }
     return this.#dialing;
   }
   async #attempts(delayFirst) {
@@ -2806,14 +3313,24 @@ var Client = class {
         } else {
           this.#state = "connecting";
         }
+        const credentials = await abortable(this.#credentials(), signal);
         try {
-          return this.#opened(await abortable(Connection.connect(this.url, this.#connectionOptions()), signal));
+          const connecting = Connection.connect(this.url, this.#connectionOptions(), credentials);
+          const connection = await abortable(connecting, signal, (opened) => opened.close(1e3, ""));
+          if (connection.closed) {
+            throw connection.error;
+          }
+          return this.#opened(connection);
         } catch (error) {
           if (signal.aborted) {
             throw signal.reason;
           }
           lastError = SwillError.from(error, Code.UNAVAILABLE);
           if (isRefusal(lastError)) {
+            if (this.#retryAuth(lastError)) {
+              attempt = -1;
+              continue;
+            }
             this.#refusal = lastError;
             throw lastError;
           }
@@ -2824,10 +3341,31 @@ var Client = class {
       throw error;
     }
   }
+  // Credentials for the next connection: `auth()`'s value, boxed; a throw is UNAUTHENTICATED.
+  async #credentials() {
+    if (this.#auth === void 0) {
+      return void 0;
+    }
+    try {
+      return { value: await this.#auth() };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new SwillError(Code.UNAUTHENTICATED, message, { cause: error });
+    }
+  }
+  // Whether a refusal gets the single auth retry (a 4401, with `auth`, not right after another).
+  #retryAuth(error) {
+    const cause = error.cause;
+    if (this.#auth === void 0 || cause?.code !== 4401 || this.#authRetried) {
+      return false;
+    }
+    this.#authRetried = true;
+    return true;
+  }
   #opened(connection) {
     this.#connection = connection;
+    this.#dialing = void 0;
     this.#state = "open";
-    this.#emit("open", { settings: connection.settings });
     this.#flushQueue(connection);
     return connection;
   }
@@ -2837,23 +3375,36 @@ var Client = class {
       connectTimeoutMs: this.#options.connectTimeoutMs,
       pingIntervalMs: this.#options.pingIntervalMs,
       pongTimeoutMs: this.#options.pongTimeoutMs,
+      maxReceiveSize: this.#options.maxReceiveSize,
       handlers: this.#handlers
     };
   }
-  #closed(connection, info) {
+  #closed(connection, info, error) {
+    if (connection.served) {
+      this.#authRetried = false;
+    }
     if (connection !== this.#connection) {
       return;
     }
     this.#connection = void 0;
     this.#state = "idle";
-    this.#emit("close", info);
+    if (connection.greeted) {
+      this.#emit("close", info);
+    }
     if (refusalCode(info.code) !== void 0) {
-      this.#refusal = closeError(info);
+      if (!this.#closing && this.#retryAuth(error)) {
+        this.#cured.add(error);
+        this.#dial(false).catch((failure) => {
+          this.#emit("error", { error: SwillError.from(failure, Code.UNAVAILABLE) });
+        });
+        return;
+      }
+      this.#refusal = error;
       return;
     }
     if (this.#options.reconnect && !this.#closing && this.#dialing === void 0) {
-      this.#dial(true).catch((error) => {
-        this.#emit("error", { error: SwillError.from(error, Code.UNAVAILABLE) });
+      this.#dial(true).catch((error2) => {
+        this.#emit("error", { error: SwillError.from(error2, Code.UNAVAILABLE) });
       });
     }
   }
@@ -2883,14 +3434,12 @@ function resolveUrl(url) {
   }
   return resolved.toString();
 }
-function abortable(connecting, signal) {
+function abortable(pending, signal, drop = () => void 0) {
+  const connecting = pending;
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       reject(signal.reason);
-      connecting.then(
-        (connection) => connection.close(1e3, ""),
-        () => void 0
-      );
+      connecting.then(drop, () => void 0);
     };
     if (signal.aborted) {
       onAbort();
@@ -2898,9 +3447,9 @@ function abortable(connecting, signal) {
     }
     signal.addEventListener("abort", onAbort, { once: true });
     connecting.then(
-      (connection) => {
+      (value) => {
         signal.removeEventListener("abort", onAbort);
-        resolve(connection);
+        resolve(value);
       },
       (error) => {
         signal.removeEventListener("abort", onAbort);
@@ -2929,14 +3478,20 @@ function sleep(ms, signal) {
 export {
   Call,
   Client,
+  ClientProtocol,
   Code,
   FrameError,
   FrameType,
+  NO_DATA,
   SUBPROTOCOL,
   SwillError,
+  closeError,
   decodeFrame,
   decodeValue,
   encodeFrame,
   encodeValue,
+  gap,
+  refusalCode,
+  resumes,
   retryDelayMs
 };

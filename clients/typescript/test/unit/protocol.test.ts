@@ -186,7 +186,9 @@ describe("closing", () => {
     expect(events.map((e) => e.type)).toEqual(["CallFailed", "CallFailed", "ConnectionClosed"]);
     expect(events.map((e) => ("id" in e ? e.id : 0))).toEqual([a, b, 0]);
     for (const event of events) {
-      expect(event).toMatchObject({ error: { code: expected, message: expect.stringContaining("the reason") } });
+      expect(event).toMatchObject({
+        error: { code: expected, message: expect.stringContaining("the reason"), data: { close_code: code } },
+      });
     }
     expect(protocol.accepting).toBe(false);
     protocol.receiveClose(code, "twice");
