@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
+from ._call import ServerCall
 from ._connection import Connection
 from ._errors import Code, Error
 from ._hooks import run_each, run_hooks
@@ -40,7 +41,6 @@ from ._protocol import (
     MessageReceived,
     ServerProtocol,
 )
-from ._server import ServerCall
 from ._telemetry import tracing_configured
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class ConnectionHandler:
         self._closed = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop = asyncio.get_running_loop()  # Swill serves on asyncio (uvloop included)
         # The writer task sleeps on `_wake`; producers over `SEND_HIGH_WATER` wait on `_room`,
         # which the writer sets as it hands messages to the ASGI server.
         self._wake = anyio.Event()
@@ -137,7 +137,7 @@ class ConnectionHandler:
             self.protocol.send_hello()
             self._wake.set()
             self._log("open")
-            self.loop = _asyncio_loop()
+            self.loop = asyncio.get_running_loop()
             with anyio.CancelScope() as self._scope:
                 await self._serve()
             if self._scope.cancelled_caught:  # abandoned: let the calls see they are cancelled
@@ -273,15 +273,11 @@ class ConnectionHandler:
         self.calls[event.id] = call
         if self._idle.is_set():
             self._idle = anyio.Event()
-        if self.loop is not None:
-            # On asyncio, a plain task: a fifth of what a task group's start_soon costs. The
-            # connection still waits for every call (`_idle`) before it ends.
-            task = self.loop.create_task(call.run())
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
-        else:
-            assert self._task_group is not None
-            self._task_group.start_soon(call.run)
+        # A plain asyncio task: a fifth of what a task group's start_soon costs. The connection
+        # still waits for every call (`_idle`) before it ends.
+        task = self.loop.create_task(call.run())
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -422,11 +418,3 @@ def _peer(connection: Connection) -> str:
     """`host:port` of the client, as uvicorn writes it in its own log lines."""
     client = connection.client
     return "unknown" if client is None else f"{client.host}:{client.port}"
-
-
-def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
-    """The running asyncio loop, or `None` under another anyio backend (trio)."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

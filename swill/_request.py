@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from starlette.datastructures import State
 
 if TYPE_CHECKING:
+    from ._call import ServerCall
     from ._connection import Connection
-    from ._server import ServerCall
 
 __all__ = ["Metadata", "Request", "Response", "StreamingRequest"]
 

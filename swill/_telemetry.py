@@ -25,8 +25,8 @@ from . import __version__
 from ._errors import Code
 
 if TYPE_CHECKING:
+    from ._call import ServerCall
     from ._errors import Error
-    from ._server import ServerCall
 
 __all__ = ["inject_trace_context", "traced", "tracing_configured"]
 

@@ -26,10 +26,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, overload
 
+from .._call import current_deadline
 from .._errors import Code, Error
 from .._frames import NO_DATA
 from .._protocol import SUBPROTOCOL
-from .._server import current_deadline
 from .._telemetry import inject_trace_context
 from ._call import Call, decoder_for
 from ._connection import NO_CREDENTIALS, Connection

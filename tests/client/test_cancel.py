@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 import swill
-from swill._server import current_deadline
+from swill._call import current_deadline
 from swill.client import Client
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from swill import _asgi, _server
+from swill import _asgi, _call
 from tests.conftest import LiveServer, decode, encode
 
 from .conftest import Collector, about_to_send, connect
@@ -146,7 +146,7 @@ class Spy:
 
 @pytest.fixture
 def restore_levels() -> Iterator[None]:
-    loggers = [logging.getLogger(), _server.access_logger, _asgi.connection_logger]
+    loggers = [logging.getLogger(), _call.access_logger, _asgi.connection_logger]
     levels = [logger.level for logger in loggers]
     yield
     for logger, level in zip(loggers, levels, strict=True):
@@ -160,7 +160,7 @@ async def test_no_log_call_on_the_call_path_when_the_loggers_are_disabled(
     # Disabled is how they start: no level of their own, and the root logger at WARNING.
     logging.getLogger().setLevel(logging.WARNING)
     spies: dict[str, Spy] = {}
-    for logger in (_server.access_logger, _asgi.connection_logger):
+    for logger in (_call.access_logger, _asgi.connection_logger):
         logger.setLevel(logging.INFO if enabled else logging.NOTSET)
         for method in ("debug", "info", "warning", "log", "_log"):
             spies[f"{logger.name}.{method}"] = spy = Spy()

@@ -1,26 +1,16 @@
-"""Calls stopped through anyio cancel scopes: the path used off asyncio (e.g. under trio).
-
-On asyncio a call is stopped by cancelling its own task; these tests force the other path so
-that both keep the same behaviour.
-"""
+"""Every way a call is stopped (CLOSE, a lost connection, the deadline, an abort), through the one
+mechanism there is: cancelling the call's own task."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import anyio
 import anyio.lowlevel
 import pytest
 
 import swill
-from swill import _asgi
 from swill.testing import TestClient
-
-
-@pytest.fixture(autouse=True)
-def without_asyncio_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(_asgi, "_asyncio_loop", lambda: None)
-    yield
 
 
 def make_app(stopped: anyio.Event) -> swill.Swill:

@@ -6,10 +6,11 @@ Rules:
    `on_credit`) and may stop it (`cancel` for CLOSE or a lost connection, `abort` to end it with
    an error); it never awaits on a call's behalf.
 2. The hooks and the handler are the only part that can be stopped (by CLOSE, a lost
-   connection, the deadline or an abort): on asyncio by cancelling the call's own task while it
-   serves (`_serve_in_task`), elsewhere by an anyio cancel scope. A call cancelled by CLOSE or a
-   lost connection sends nothing; any other ending sends exactly one final frame, ERROR included,
-   written after that part, and each outgoing metadata hook runs once per call.
+   connection, the deadline or an abort), and one way stops them: `_stop()` cancels the call's own
+   asyncio task while it serves (`_serve`); the deadline is a timer that calls `_stop()`. A call
+   cancelled by CLOSE or a lost connection sends nothing; any other ending sends exactly one final
+   frame, ERROR included, written after that part, and each outgoing metadata hook runs once per
+   call.
 3. Frames are produced by the sans-I/O protocol, which refuses an illegal sequence; a handler
    that breaks a rule gets a `RuntimeError` and the call ends with `INTERNAL`.
 4. A streamed response holds each value it took from the handler until there is credit for it.
@@ -22,7 +23,6 @@ import contextlib
 import contextvars
 import functools
 import logging
-import math
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -94,7 +94,6 @@ class ServerCall:
         "metadata",
         "request",
         "response",
-        "scope",
         "spec",
     )
 
@@ -107,11 +106,8 @@ class ServerCall:
         self.deadline: float | None = None
         if opened.timeout_ms is not None:
             self.deadline = time.monotonic() + opened.timeout_ms / 1000
-        # On asyncio a call is stopped through its own task (`task.cancel()`, a timer for the
-        # deadline): a fifth of what an anyio cancel scope costs per call. Elsewhere, a scope.
-        self.scope: anyio.CancelScope | None = None
-        if connection.loop is None:
-            self.scope = anyio.CancelScope(deadline=math.inf if self.deadline is None else self.deadline)
+        # A call is stopped through its own task (`task.cancel()`, a timer for the deadline): a
+        # fifth of what an anyio cancel scope costs per call.
         self._task: asyncio.Task[Any] | None = None
         self._serving = False
         self._stop_requested = False
@@ -177,10 +173,7 @@ class ServerCall:
         self._stop()
 
     def _stop(self) -> None:
-        """Stop the hooks and the handler, wherever they are."""
-        if self.scope is not None:
-            self.scope.cancel()
-            return
+        """Stop the hooks and the handler, wherever they are: the one way a call is stopped."""
         self._stop_requested = True
         task = self._task
         if task is None or not self._serving:
@@ -189,9 +182,7 @@ class ServerCall:
             # From the call itself (a message that failed validation): cancelling now would hit
             # whatever it awaits next, the final write included; cancel it at its next await
             # inside the handler instead, if it is still there once this step is over.
-            loop = self.connection.loop
-            assert loop is not None
-            loop.call_soon(self._cancel_task)
+            task.get_loop().call_soon(self._cancel_task)
         else:
             self._cancel_task()
 
@@ -213,12 +204,7 @@ class ServerCall:
         request = self.request
         error: Error | None = None
         try:
-            if self.scope is not None:
-                with self.scope:
-                    error = await self._serve_or_map(request)
-                self._deadline_hit = self.scope.cancelled_caught and not self.closed and self._abort is None
-            else:
-                error = await self._serve_in_task(request)
+            error = await self._serve(request)
             if self._abort is not None:
                 error = self._abort
             elif self.closed:
@@ -245,27 +231,21 @@ class ServerCall:
             self.response = None
         return error
 
-    async def _serve_or_map(self, request: _BaseRequest) -> Error | None:
-        try:
-            await self._serve(request)
-        except Exception as exc:
-            return await self._map_error(request, exc)
-        return None
-
-    async def _serve_in_task(self, request: _BaseRequest) -> Error | None:
-        """Serve on asyncio, where `_stop()` cancels this task while it serves."""
+    async def _serve(self, request: _BaseRequest) -> Error | None:
+        """Run the hooks and the handler, the part `_stop()` cancels; the error that ends the call."""
         if self._stop_requested:
             return None  # stopped before it started
         task = self._task = asyncio.current_task()
         assert task is not None
         timer = None
         if self.deadline is not None:
-            loop = self.connection.loop
-            assert loop is not None
-            timer = loop.call_later(max(0.0, self.deadline - time.monotonic()), self._deadline_passed)
+            delay = max(0.0, self.deadline - time.monotonic())
+            timer = task.get_loop().call_later(delay, self._deadline_passed)
         self._serving = True
         try:
-            return await self._serve_or_map(request)
+            await self._hooks_and_handler(request)
+        except Exception as exc:
+            return await self._map_error(request, exc)
         except asyncio.CancelledError:
             if not self._stop_requested:
                 raise  # not ours: the server is going away
@@ -276,6 +256,7 @@ class ServerCall:
                 timer.cancel()
             if self._stop_requested and task.cancelling():
                 task.uncancel()
+        return None
 
     def _log_access(self, error: Error | None, duration: float) -> None:
         messages_in, messages_out, bytes_in, bytes_out, credit_wait = self._stats
@@ -300,7 +281,7 @@ class ServerCall:
             },
         )
 
-    async def _serve(self, request: _BaseRequest) -> None:
+    async def _hooks_and_handler(self, request: _BaseRequest) -> None:
         hooks = self.hooks
         if hooks.before_request:
             await run_hooks(hooks.before_request, request)
@@ -487,10 +468,8 @@ class ServerCall:
     async def _check_deadline(self) -> None:
         """Let a passed deadline stop the call before it sends, not at its next checkpoint."""
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            if self.scope is None:
-                self._deadline_hit = self._stop_requested = True
-                raise asyncio.CancelledError  # caught by _serve_in_task, as a timer's would be
-            await anyio.lowlevel.checkpoint()
+            self._deadline_hit = self._stop_requested = True
+            raise asyncio.CancelledError  # caught by _serve, as the timer's would be
 
     async def _send_end(self, request: _BaseRequest) -> None:
         if not self._leading_done:
