@@ -87,7 +87,7 @@ export function connectionStatus(client: Client): ConnectionStore {
       client.on("open", ({ settings }) => set({ state: "connected", settings })),
       client.on("reconnecting", ({ attempt, delayMs, error }) => set({ state: "reconnecting", attempt, delayMs, error })),
       client.on("close", (info) => {
-        set(refusalCode(info.code) === undefined ? fromClient(client) : { state: "refused", error: closeError(info) });
+        set(refusalCode(info.code) === undefined ? fromClient(client) : { state: "refused", error: closeError(info.code, info.reason) });
       }),
       client.on("error", ({ error }) => {
         if (refusedBy(error)) {

@@ -118,7 +118,7 @@ describe("errors", () => {
   it("names the invalid message of a streamed request by its index", async () => {
     const call = client.open<unknown, number>("total", 10); // index 0
     await call.send(5);
-    await call.send("six"); // index 2
+    await call.send("six" as unknown as number); // index 2: not an int, as a careless caller might send
     const error = await rejection(call.result());
     expect(error.code).toBe(Code.INVALID_ARGUMENT);
     expect(error.message).toBe("invalid request message at index 2 of the stream: Expected `int`, got `str` at $");

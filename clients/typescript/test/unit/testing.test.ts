@@ -117,7 +117,11 @@ describe("createTestServer", () => {
     expect(call.leadingMetadata).toEqual({ server: "memory" });
     expect(call.trailingMetadata).toEqual({ took: 1 });
     const stream = client.stream<number>("count", 1);
-    expect(await stream.result()).toEqual([0]);
+    const values: number[] = [];
+    for await (const value of stream) {
+      values.push(value);
+    }
+    expect(values).toEqual([0]);
     expect(stream.leadingMetadata).toEqual({ rows: 1 });
     expect(stream.trailingMetadata).toEqual({ done: true });
   });
