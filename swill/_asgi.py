@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -269,6 +270,7 @@ class ConnectionHandler:
                 call.abort(event.error)
 
     def _open(self, event: CallOpened) -> None:
+        """The one place a call starts (its end is `call_done`)."""
         call = ServerCall(self, self.app.routes[event.rpc], event)
         self.calls[event.id] = call
         if self._idle.is_set():
@@ -284,13 +286,29 @@ class ConnectionHandler:
         if not task.cancelled() and task.exception() is not None:
             logger.error("call task failed", exc_info=task.exception())
 
+    # The call link (`swill._call.CallLink`): all a call sees of its connection.
+
     def call_done(self, call: ServerCall) -> None:
+        """The one place a call ends, however it ended (its start is `_open`)."""
         self.calls.pop(call.id, None)
-        # A call cancelled by CLOSE was already removed by the protocol; one that ended otherwise
-        # without a final frame (impossible unless the socket died) is dropped here.
-        self.protocol.calls.pop(call.id, None)
+        self.protocol.forget(call.id)
         if not self.calls:
             self._idle.set()
+
+    @property
+    def frames(self) -> ServerProtocol:
+        return self.protocol
+
+    @property
+    def client_window(self) -> int:
+        return self.protocol.settings.client_window
+
+    @property
+    def debug(self) -> bool:
+        return self.app.debug
+
+    def find_exception_handler(self, exc: BaseException) -> Callable[..., Any] | None:
+        return self.app.find_exception_handler(exc)
 
     @property
     def buffered_bytes(self) -> int:

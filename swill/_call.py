@@ -26,13 +26,12 @@ import logging
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio
 import anyio.lowlevel
 import msgspec
 
-from ._calls import Half
 from ._errors import Code, Error
 from ._hooks import run_chain, run_each, run_hooks
 from ._incoming import Incoming
@@ -43,7 +42,7 @@ from ._validation import InvalidData
 
 if TYPE_CHECKING:
     from ._app import Route
-    from ._asgi import ConnectionHandler
+    from ._connection import Connection
     from ._protocol import CallOpened
     from ._request import _BaseRequest
 
@@ -64,6 +63,47 @@ current_deadline: Final[contextvars.ContextVar[float | None]] = contextvars.Cont
 Set for each call's task; `swill.Client` reads it so that calls a handler makes inherit its
 remaining time.
 """
+
+
+class CallFrames(Protocol):
+    """The frames a call produces, through the sans-I/O core (`ServerProtocol` is one), which
+    refuses what the protocol does not allow."""
+
+    def is_open(self, id: int) -> bool: ...
+    def can_send_data(self, id: int) -> bool: ...
+    def grant(self, id: int, n: int) -> bool: ...
+    def send_metadata(self, id: int, metadata: dict[str, Any]) -> None: ...
+    def send_data(self, id: int, value: Any) -> int: ...
+    def send_response(
+        self, id: int, value: Any, leading: dict[str, Any] | None = None, trailing: dict[str, Any] | None = None
+    ) -> int: ...
+    def send_end(self, id: int, trailing: dict[str, Any] | None = None) -> None: ...
+    def send_error(self, id: int, error: Error, metadata: dict[str, Any] | None = None) -> None: ...
+
+
+class CallLink(Protocol):
+    """All a call sees of its connection (`ConnectionHandler` is one), as the TS client's
+    `CallLink`: one way, and nothing of the connection's own state."""
+
+    connection: Connection
+    """The public view of the connection, for `Request.connection`, logs and spans."""
+    traced: bool
+    high_water: int
+
+    @property
+    def frames(self) -> CallFrames: ...
+    @property
+    def client_window(self) -> int: ...
+    @property
+    def debug(self) -> bool: ...
+    @property
+    def buffered_bytes(self) -> int: ...
+    def find_exception_handler(self, exc: BaseException) -> Callable[..., Any] | None: ...
+    def wake_writer(self) -> bool: ...
+    async def flush(self) -> None: ...
+    async def room(self) -> None: ...
+    async def write_now(self) -> None: ...
+    def call_done(self, call: ServerCall) -> None: ...
 
 
 class ServerCall:
@@ -87,18 +127,18 @@ class ServerCall:
         "_unsent_leading",
         "cancelled",
         "closed",
-        "connection",
         "deadline",
         "hooks",
         "id",
+        "link",
         "metadata",
         "request",
         "response",
         "spec",
     )
 
-    def __init__(self, connection: ConnectionHandler, route: Route, opened: CallOpened) -> None:
-        self.connection = connection
+    def __init__(self, link: CallLink, route: Route, opened: CallOpened) -> None:
+        self.link = link
         self.spec = route.spec
         self.hooks = route.hooks
         self.id = opened.id
@@ -127,8 +167,8 @@ class ServerCall:
         self._stats = [0, 0, 0, 0, 0.0]  # messages in, messages out, bytes in, bytes out, credit wait
         self._grant_every = 1
         if self.spec.request_stream:
-            window = connection.protocol.settings.client_window
-            self._incoming = Incoming(window)
+            window = link.client_window
+            self._incoming = Incoming()
             self._grant_every = max(1, window // 2)
             if opened.data is not None:
                 self.on_message(opened.data)
@@ -216,13 +256,13 @@ class ServerCall:
                 await self._send_error(request, error)
             # The final frame is written here, outside the call's cancel scope: nothing can cancel
             # the write, so it may go out from this task, without a hop to the writer.
-            await self.connection.write_now()
+            await self.link.write_now()
         finally:
             self._close_streams()
             if self.hooks.after_request:
                 with anyio.CancelScope(shield=True):
                     await self._after_request(request, error)
-            self.connection.call_done(self)
+            self.link.call_done(self)
             if access_logger.isEnabledFor(logging.INFO):
                 self._log_access(error, time.perf_counter() - started)
             # The request and the response point back at the call: drop the call's end of those
@@ -263,14 +303,14 @@ class ServerCall:
         code = "OK" if error is None else error.code.value
         access_logger.info(
             '%s "%s" %s %.1fms',
-            self.connection.connection.id,
+            self.link.connection.id,
             self.spec.name,
             code,
             duration * 1000,
             extra={
                 "rpc": self.spec.name,
                 "call_id": self.id,
-                "connection_id": self.connection.connection.id,
+                "connection_id": self.link.connection.id,
                 "code": code,
                 "duration": duration,
                 "messages_in": messages_in,
@@ -359,12 +399,9 @@ class ServerCall:
         return message
 
     async def _grant(self) -> None:
-        protocol = self.connection.protocol
-        state = protocol.calls.get(self.id)
-        if state is not None and state.request is Half.OPEN:
-            protocol.grant_credit(self.id, self._consumed)
+        if self.link.frames.grant(self.id, self._consumed):
             self._consumed = 0
-            await self.connection.flush()
+            await self.link.flush()
 
     async def _decode(self, request: _BaseRequest, data: msgspec.Raw) -> Any:
         """A request message through the before_request_data and before_request_message chains."""
@@ -423,8 +460,8 @@ class ServerCall:
             )
         metadata = await self._leading(self.request)
         if metadata:
-            self.connection.protocol.send_metadata(self.id, metadata)
-            await self.connection.flush()
+            self.link.frames.send_metadata(self.id, metadata)
+            await self.link.flush()
 
     async def _trailing(self, request: _BaseRequest, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
         self._trailing_done = True
@@ -444,22 +481,22 @@ class ServerCall:
             await self.send_leading_metadata()
         if self.hooks.before_response_message:
             message = await run_chain(self.hooks.before_response_message, request, message)
-        protocol = self.connection.protocol
+        protocol = self.link.frames
         if not protocol.can_send_data(self.id):
             waited = time.perf_counter()
             while not protocol.can_send_data(self.id):
                 self._credit = anyio.Event()
                 await self._credit.wait()
             self._stats[4] += time.perf_counter() - waited
-        connection = self.connection
-        if connection.buffered_bytes > connection.high_water:
-            await connection.room()  # whatever the credit: the socket is behind
+        link = self.link
+        if link.buffered_bytes > link.high_water:
+            await link.room()  # whatever the credit: the socket is behind
         if self.deadline is not None and time.monotonic() >= self.deadline:
             await self._check_deadline()
         stats = self._stats
         stats[1] += 1
         stats[3] += protocol.send_data(self.id, message)
-        connection.wake_writer()
+        link.wake_writer()
         if stats[1] % YIELD_EVERY == 0:
             # A handler that never awaits (`for row in rows: yield row`) must not keep the loop:
             # the writer, the other calls and connections, and CLOSE or a deadline get their turn.
@@ -475,9 +512,9 @@ class ServerCall:
         if not self._leading_done:
             await self.send_leading_metadata()
         trailing = await self._trailing(request)
-        if self.connection.buffered_bytes > self.connection.high_water:
-            await self.connection.room()
-        self.connection.protocol.send_end(self.id, trailing)  # written by run(), outside the scope
+        if self.link.buffered_bytes > self.link.high_water:
+            await self.link.room()
+        self.link.frames.send_end(self.id, trailing)  # written by run(), outside the scope
 
     async def _send_response(self, request: _BaseRequest, result: Any) -> None:
         hooks = self.hooks
@@ -486,16 +523,16 @@ class ServerCall:
         if hooks.before_response_message:
             result = await run_chain(hooks.before_response_message, request, result)
         trailing = await self._trailing(request)
-        if self.connection.buffered_bytes > self.connection.high_water:
-            await self.connection.room()
+        if self.link.buffered_bytes > self.link.high_water:
+            await self.link.room()
         await self._check_deadline()
         stats = self._stats
         stats[1] += 1
-        stats[3] += self.connection.protocol.send_response(self.id, result, leading, trailing)
+        stats[3] += self.link.frames.send_response(self.id, result, leading, trailing)
 
     async def _send_error(self, request: _BaseRequest, error: Error) -> None:
-        protocol = self.connection.protocol
-        if self.id not in protocol.calls:
+        protocol = self.link.frames
+        if not protocol.is_open(self.id):
             return  # the call already ended
         trailing: dict[str, Any] | None = None
         try:
@@ -507,9 +544,9 @@ class ServerCall:
         except Exception as exc:
             error = await self._map_error(request, exc)
             trailing = None
-        if self.connection.buffered_bytes > self.connection.high_water:
-            await self.connection.room()  # returns once the connection is closed, too
-        if self.id in protocol.calls:
+        if self.link.buffered_bytes > self.link.high_water:
+            await self.link.room()  # returns once the connection is closed, too
+        if protocol.is_open(self.id):
             protocol.send_error(self.id, error, trailing)
 
     async def _after_request(self, request: _BaseRequest, error: Error | None) -> None:
@@ -519,8 +556,7 @@ class ServerCall:
     async def _map_error(self, request: _BaseRequest, exc: Exception) -> Error:
         if isinstance(exc, Error):
             return exc
-        app = self.connection.app
-        handler = app.find_exception_handler(exc)
+        handler = self.link.find_exception_handler(exc)
         if handler is not None:
             try:
                 result = handler(request, exc)
@@ -536,7 +572,7 @@ class ServerCall:
                 exc = TypeError(f"exception handler {handler!r} returned {result!r}, not a swill.Error")
         logger.error("error in rpc %s (call %d)", self.spec.name, self.id, exc_info=exc)
         data = None
-        if app.debug:
+        if self.link.debug:
             data = {"traceback": "".join(traceback.format_exception(exc))}
         return Error(Code.INTERNAL, "internal error", data=data)
 

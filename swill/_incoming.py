@@ -2,8 +2,8 @@
 
 Rules:
 
-1. Bounded by the client's credit: at most `limit` messages wait (`client_window`); one more fails
-   the call with `RESOURCE_EXHAUSTED`.
+1. Bounded by the client's credit, which the sans-I/O core checks (one check, there): at most
+   `client_window` messages wait, since credit is granted only as the handler takes them.
 2. A message is decoded when it arrives, not when the handler takes it, so that an invalid one
    fails its call at once, however busy the handler is (DESIGN.md, "Validation error data").
    Until the call's opening hooks have run (`start`), arrivals wait undecoded: hooks run in time
@@ -21,22 +21,17 @@ from typing import Any
 import anyio
 import msgspec
 
-from ._errors import Code, Error
+from ._errors import Error
 
 __all__ = ["Incoming"]
 
 
 class Incoming:
-    """The messages of one streamed request.
+    """The messages of one streamed request."""
 
-    Args:
-        limit: How many may wait at once (the credit the client gets).
-    """
+    __slots__ = ("_changed", "_decode", "_ended", "_raw", "_ready")
 
-    __slots__ = ("_changed", "_decode", "_ended", "_raw", "_ready", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self._raw: deque[msgspec.Raw] = deque()  # not decoded yet
         self._ready: deque[Any] = deque()  # decoded, for the handler
         self._decode: Callable[[msgspec.Raw], Any] | None = None
@@ -47,8 +42,6 @@ class Incoming:
 
     def put(self, data: msgspec.Raw) -> Error | None:
         """A message arrived. Returns the error that ends the call, if it does."""
-        if len(self._raw) + len(self._ready) >= self.limit:
-            return Error(Code.RESOURCE_EXHAUSTED, "DATA beyond the granted credit")
         if self._decode is None:
             self._raw.append(data)
         else:

@@ -28,7 +28,7 @@ from typing import Protocol as TypingProtocol
 
 import msgspec
 
-from ._calls import CallState, Role
+from ._calls import CallState, Half, Role
 from ._errors import Code, Error, LocalProtocolError, RemoteProtocolError
 from ._frames import (
     CLIENT_FRAMES,
@@ -602,6 +602,27 @@ class ServerProtocol(_Base):
     def _end(self, id: int) -> None:
         del self.calls[id]
         self._failing.discard(id)
+
+    # The call lifecycle, for the I/O layer.
+
+    def is_open(self, id: int) -> bool:
+        """Whether call `id` is open: its final frame has not been sent, nor its CLOSE received."""
+        return id in self.calls
+
+    def grant(self, id: int, n: int) -> bool:
+        """Grant the client `n` more DATA frames on call `id`, if its request stream is still open
+        (sends CREDIT). Returns whether it did."""
+        call = self.calls.get(id)
+        if call is None or call.request is not Half.OPEN or id in self._failing:
+            return False
+        self.grant_credit(id, n)
+        return True
+
+    def forget(self, id: int) -> None:
+        """The application is done with call `id`: if it never sent a final frame (its socket
+        died), the core stops counting it against `max_concurrent_calls` now."""
+        if self.calls.pop(id, None) is not None:
+            self._failing.discard(id)
 
 
 _NO_OPTIONS: Final = Options()

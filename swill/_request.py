@@ -35,7 +35,7 @@ class _BaseRequest:
         self.rpc = call.spec.name
         self.id = call.id
         self.metadata = call.metadata
-        self.connection = call.connection.connection
+        self.connection = call.link.connection
         self.deadline = call.deadline
         self._state: State | None = None
 

@@ -53,16 +53,16 @@ def traced(run: Run) -> Run:
 
     @functools.wraps(run)
     async def run_traced(call: ServerCall) -> Error | None:
-        if not call.connection.traced:
+        if not call.link.traced:
             return await run(call)
         parent = propagate.extract(call.metadata, getter=getter)
         attributes: dict[str, str | int] = {
             "rpc.system": "swill",
             "rpc.method": call.spec.name,
             "swill.call_id": call.id,
-            "swill.connection_id": call.connection.connection.id,
+            "swill.connection_id": call.link.connection.id,
         }
-        peer = call.connection.connection.client
+        peer = call.link.connection.client
         if peer is not None:
             attributes["network.peer.address"] = peer.host
             attributes["network.peer.port"] = peer.port

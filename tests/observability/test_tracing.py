@@ -210,8 +210,8 @@ async def test_with_the_api_alone_no_span_is_started(monkeypatch: pytest.MonkeyP
         inside.append(trace.get_current_span())
 
     # Connections look the provider up when they open.
-    call = SimpleNamespace(connection=SimpleNamespace(traced=_telemetry.tracing_configured()))
-    assert call.connection.traced is False
+    call = SimpleNamespace(link=SimpleNamespace(traced=_telemetry.tracing_configured()))
+    assert call.link.traced is False
     await _telemetry.traced(run)(call)  # type: ignore[arg-type]
     assert inside == [trace.INVALID_SPAN]
 

@@ -495,3 +495,21 @@ def test_buffered_size_counts_what_data_to_send_returns() -> None:
     feed(s, [9, 1], [0, 1, "nope"])
     assert s.buffered_size() == sum(map(len, s.data_to_send())) > 0
     assert s.buffered_size() == 0
+
+
+def test_the_core_owns_the_call_lifecycle() -> None:
+    protocol = server(client_window=4)
+    feed(protocol, [0, 1, "total"], [0, 2, "add", None, None, [1, 2]])
+    protocol.events_received()
+    assert protocol.is_open(1) and protocol.is_open(2)
+    assert protocol.grant(1, 2)  # the request stream is open: CREDIT goes out
+    assert decode_all(protocol.data_to_send()) == [[7, 1, 2]]
+    assert not protocol.grant(2, 1)  # a single request takes no credit
+    feed(protocol, [3, 1])
+    assert not protocol.grant(1, 1)  # nor a stream the client ended
+    assert protocol.data_to_send() == []
+    protocol.forget(2)  # ended without a final frame (its socket died): no longer counted
+    assert not protocol.is_open(2)
+    protocol.forget(2)
+    protocol.send_end(1)
+    assert not protocol.is_open(1)
