@@ -12,6 +12,10 @@ Scenarios, each on a fresh connection:
 - `stream`: one server stream (`count`); Swill's call carries a window and the client grants
   credit in batches of half the window as it consumes; messages per second.
 - `big`: sequential echoes of a 1 MiB `bytes` payload; time per echo.
+- `fanout`: 200 connections, each making 20 sequential unary calls, all at once; calls per second.
+- `deflate`: `calls` again from a browser-like client that negotiates permessage-deflate.
+- `idle`: 200 idle connections (with permessage-deflate, as browsers open them); the server's
+  memory per connection.
 
 The servers' CPU time is read from /proc around each measurement, so the table also shows the
 server CPU each call costs, a figure the client's own speed cannot cap.
@@ -74,13 +78,26 @@ class Config:
     big_echoes: int = 20
     big_size: int = MiB
     firehose_rows: int = 100_000_000
+    fanout_connections: int = 200
+    fanout_calls: int = 20
+    idle_connections: int = 200
     loop: str = "auto"
     ws: str = "auto"
     http: str = "auto"
     pin: bool = True
 
 
-QUICK: Final = Config(rounds=1, latency_calls=50, calls=500, stream_messages=500, big_echoes=2, big_size=64 * 1024)
+QUICK: Final = Config(
+    rounds=1,
+    latency_calls=50,
+    calls=500,
+    stream_messages=500,
+    big_echoes=2,
+    big_size=64 * 1024,
+    fanout_connections=10,
+    fanout_calls=5,
+    idle_connections=10,
+)
 
 
 # The servers.
@@ -226,11 +243,11 @@ class Ids:
         return self.last
 
 
-async def _open(url: str) -> ClientConnection:
+async def _open(url: str, *, deflate: bool = False) -> ClientConnection:
     ws = await connect(
         url,
         subprotocols=[Subprotocol("swill.v1")],
-        compression=None,
+        compression="deflate" if deflate else None,
         max_size=None,
         ping_interval=None,
         user_agent_header=None,
@@ -335,25 +352,26 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-Measure = Callable[[ClientConnection, Ids], Awaitable[dict[str, float]]]
+Measure = Callable[[ClientConnection, Ids, str], Awaitable[dict[str, float]]]
+"""A scenario on one warmed-up connection (`ws`, its `ids`), given the server's URL for more."""
 
 
 def scenarios(config: Config) -> dict[str, Measure]:
     """Each scenario: what it measures on one connection, as named figures."""
 
-    async def measure_latency(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+    async def measure_latency(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
         times = await latency(ws, ids, config.latency_calls)
         return {"p50_us": _percentile(times, 0.5) * 1e6, "p99_us": _percentile(times, 0.99) * 1e6}
 
-    async def measure_calls(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+    async def measure_calls(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
         elapsed = await pipelined(ws, ids, config.calls, config.in_flight)
         return {"calls_per_s": config.calls / elapsed, "count": config.calls}
 
-    async def measure_stream(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+    async def measure_stream(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
         elapsed = await stream(ws, ids, config.stream_messages, config.window)
         return {"messages_per_s": config.stream_messages / elapsed, "count": config.stream_messages}
 
-    async def measure_big(ws: ClientConnection, ids: Ids) -> dict[str, float]:
+    async def measure_big(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
         times = await big(ws, ids, config.big_echoes, config.big_size)
         p50 = _percentile(times, 0.5)
         return {
@@ -362,12 +380,56 @@ def scenarios(config: Config) -> dict[str, Measure]:
             "count": config.big_echoes,
         }
 
+    async def measure_fanout(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
+        n, each = config.fanout_connections, config.fanout_calls
+        connections = await asyncio.gather(*(_open(url) for _ in range(n)))
+        try:
+            start = time.perf_counter()
+            await asyncio.gather(*(latency(c, Ids(), each) for c in connections))
+            elapsed = time.perf_counter() - start
+        finally:
+            await asyncio.gather(*(c.close() for c in connections))
+        return {"calls_per_s": n * each / elapsed, "count": n * each}
+
+    async def measure_deflate(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
+        browser = await _open(url, deflate=True)
+        try:
+            browser_ids = Ids()
+            await latency(browser, browser_ids, 20)
+            elapsed = await pipelined(browser, browser_ids, config.calls, config.in_flight)
+        finally:
+            await browser.close()
+        return {"calls_per_s": config.calls / elapsed, "count": config.calls}
+
     return {
         "latency": measure_latency,
         "calls": measure_calls,
         "stream": measure_stream,
         "big": measure_big,
+        "fanout": measure_fanout,
+        "deflate": measure_deflate,
     }
+
+
+async def idle_memory(server: Server, config: Config) -> dict[str, float]:
+    """The server's RSS growth per idle connection, in bytes: `idle_connections` plain ones, then
+    as many more with permessage-deflate, all held open (freed memory would be reused)."""
+    figures = {}
+    held: list[ClientConnection] = []
+    try:
+        for deflate in (False, True):  # the first connections of each kind cost more: not measured
+            warm = [await _open(server.url, deflate=deflate) for _ in range(10)]
+            held += warm
+            await asyncio.gather(*(latency(c, Ids(), 1) for c in warm))
+        for key, deflate in (("plain", False), ("deflate", True)):
+            before = server.rss_bytes()
+            opened = [await _open(server.url, deflate=deflate) for _ in range(config.idle_connections)]
+            held += opened
+            await asyncio.gather(*(latency(c, Ids(), 1) for c in opened))  # each one served
+            figures[key] = (server.rss_bytes() - before) / config.idle_connections
+    finally:
+        await asyncio.gather(*(c.close() for c in held))
+    return figures
 
 
 async def _measure(server: Server, measure: Measure) -> dict[str, float]:
@@ -378,7 +440,7 @@ async def _measure(server: Server, measure: Measure) -> dict[str, float]:
         cpu = server.cpu_seconds()
         client_cpu = time.process_time()
         wall = time.perf_counter()
-        figures = await measure(ws, ids)
+        figures = await measure(ws, ids, server.url)
         wall = time.perf_counter() - wall
         figures["server_cpu_s"] = server.cpu_seconds() - cpu
         figures["client_cpu_share"] = (time.process_time() - client_cpu) / wall
@@ -400,11 +462,15 @@ async def _warm_up(running: dict[str, Server], config: Config, only: tuple[str, 
 
 
 async def run_rounds(running: dict[str, Server], config: Config, only: tuple[str, ...] = ()) -> Results:
-    """Warm up, then run the scenarios (`only` these, if given) on every server, rounds
-    interleaved, the order of the servers alternating."""
+    """Measure idle connections' memory on the fresh servers, warm up, then run the scenarios
+    (`only` these, if given) on every server, rounds interleaved, the order of the servers
+    alternating."""
+    results: Results = {}
+    if not only or "idle" in only:
+        results["idle"] = {server.name: [await idle_memory(server, config)] for server in running.values()}
     await _warm_up(running, config, only)
     chosen = {name: m for name, m in scenarios(config).items() if not only or name in only}
-    results: Results = {name: {server: [] for server in running} for name in chosen}
+    results.update({name: {server: [] for server in running} for name in chosen})
     order = list(running.values())
     for round_ in range(config.rounds):
         for name, measure in chosen.items():
@@ -549,11 +615,36 @@ def rows(config: Config) -> list[Row]:
             per="count",
         ),
         Row("server CPU per stream message (µs)", "stream", "server_cpu_s", False, per="count"),
+        Row(
+            f"unary calls/s, {config.fanout_connections} connections x {config.fanout_calls} sequential calls",
+            "fanout",
+            "calls_per_s",
+            True,
+            0.85,
+        ),
+        Row(
+            f"server CPU per call, {config.fanout_connections} connections (µs)",
+            "fanout",
+            "server_cpu_s",
+            False,
+            per="count",
+        ),
+        Row(
+            f"unary calls/s, {config.in_flight} in flight, permessage-deflate (browser-like)",
+            "deflate",
+            "calls_per_s",
+            True,
+        ),
+        Row("server CPU per call, permessage-deflate (µs)", "deflate", "server_cpu_s", False, per="count"),
+        Row("memory per idle connection (KB)", "idle", "plain", False),
+        Row("memory per idle connection, permessage-deflate (KB)", "idle", "deflate", False, 1.05),
         Row(f"server CPU per {big} echo (ms)", "big", "server_cpu_s", False, per="count"),
     ]
 
 
 def _value(row: Row, rounds: list[dict[str, float]]) -> float:
+    if row.scenario == "idle":
+        return statistics.median(r[row.figure] for r in rounds) / 1000
     if row.per is None:
         return statistics.median(r[row.figure] for r in rounds)
     scale = 1e3 if row.scenario == "big" else 1e6
@@ -617,6 +708,7 @@ def render_notes(results: Results, config: Config) -> str:
     busy = {
         name: max(statistics.median(r["client_cpu_share"] for r in rounds) for rounds in per_server.values())
         for name, per_server in results.items()
+        if name != "idle"
     }
     loop = "uvloop" if _loop_factory(config) is not None else "asyncio"
     pinned = ", load generator and servers pinned to separate cores" if config.pin else ""
@@ -666,7 +758,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http", default=defaults.http, help="uvicorn --http, for both servers")
     parser.add_argument("--no-pin", action="store_true", help="don't pin client and servers to separate cores")
     parser.add_argument("--quick", action="store_true", help="a tiny run that only checks the benchmark works")
-    parser.add_argument("--only", action="append", choices=["latency", "calls", "stream", "big"], default=[])
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["latency", "calls", "stream", "big", "fanout", "deflate", "idle"],
+        default=[],
+    )
     parser.add_argument("--profile", metavar="PATH", help="run Swill's server under cProfile, stats to PATH")
     parser.add_argument(
         "--py-spy",
