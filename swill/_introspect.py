@@ -8,9 +8,11 @@ Rules this module keeps:
    Where MessagePack differs from JSON a schema says so with `x-msgpack`: `"bin"` (bytes; their
    `minLength`/`maxLength` count bytes), `"timestamp"` (a datetime that may carry a timezone: the
    timestamp extension), `"int64"` (an integer whose bounds don't keep it within ±(2^53 - 1)).
-2. Constraints from annotated-types count everywhere, Struct fields included: `TypeCodec`
-   (swill/_validation.py) writes them as `msgspec.Meta`, in classes' annotations too, and that is
-   what msgspec.inspect reads. Response types go through it here, request types at registration.
+2. Constraints from annotated-types count everywhere, Struct fields included. msgspec.inspect
+   reads only `msgspec.Meta`, so types are inspected as swill/_decoding.py gives them to msgspec
+   (`decoding(T).type`: a `Meta` next to each constraint of the type expression), and a class's
+   fields that carry constraints are inspected again from `field_types(cls)`, which translates
+   them the same way; the classes themselves are never changed.
 3. Field docs come from `Meta(description=..., examples=...)` or from an attribute docstring
    (a string right below the field in the class body).
 4. Shared types (Structs, dataclasses, TypedDicts, NamedTuples, Enums) live once under
@@ -35,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import msgspec.inspect as mi
 
+from ._decoding import decoding, field_types
 from ._request import Request
-from ._validation import TypeCodec
 
 if TYPE_CHECKING:
     from ._app import Route, Swill
@@ -185,12 +187,13 @@ class _SchemaBuilder:
         self.sources: dict[str, dict[str, dict[str, str]]] = {}  # module: class: field: doc
         # msgspec sorts a Literal's values; the schema lists them as declared: values -> order.
         self.literal_orders: dict[frozenset[Any], tuple[Any, ...]] = {}
+        self.fields: dict[Any, dict[str, mi.Type]] = {}  # class: its constrained fields (rule 2)
 
     def type_info(self, tp: Any) -> mi.Type:
         """msgspec's view of `tp` once annotated-types constraints are `Meta` (rule 2)."""
         _literal_orders(tp, self.literal_orders, set())
         try:
-            tp = TypeCodec(tp).type
+            tp = decoding(tp).type
         except Exception:  # a type msgspec can't decode, such as a response-only custom class
             pass
         try:
@@ -208,7 +211,16 @@ class _SchemaBuilder:
         elif isinstance(t, _CLASS_TYPES) and t.cls not in self.classes:
             self.classes[t.cls] = t
             for field in t.fields:
-                self.collect(field.type)
+                self.collect(self.field_type(t, field))
+
+    def field_type(self, t: Any, field: mi.Field) -> mi.Type:
+        """A class field's type, with the annotated-types constraints msgspec.inspect skipped."""
+        if t.cls not in self.fields:
+            try:
+                self.fields[t.cls] = {name: self.type_info(tp) for name, tp in field_types(t.cls).items()}
+            except Exception:  # the class's annotations can't be read again: show what msgspec saw
+                self.fields[t.cls] = {}
+        return self.fields[t.cls].get(field.name, field.type)
 
     def name_components(self) -> None:
         """Names as msgspec gives them: the class name, or its full path where names clash."""
@@ -357,7 +369,7 @@ class _SchemaBuilder:
             required.append(tag_field)
         array_like = getattr(t, "array_like", False) or isinstance(t, mi.NamedTupleType)
         for field in t.fields:
-            field_schema = self.schema(field.type)
+            field_schema = self.schema(self.field_type(t, field))
             if field.name in docs:
                 field_schema.setdefault("description", docs[field.name])
             if field.required:

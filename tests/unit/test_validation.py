@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import pickle
 import re
 import sys
 import types
@@ -31,6 +32,7 @@ from annotated_types import (
 )
 
 import swill
+from swill._introspect import describe, schema_components
 from swill._validation import InvalidData, TypeCodec, ValidatedStruct, validator
 
 encode = msgspec.msgpack.encode
@@ -104,19 +106,19 @@ def test_each_constraint_kind_is_enforced(tp: Any, good: Any, bad: Any, message:
 def test_constraints_that_map_become_msgspec_meta_and_leave_nothing_to_check() -> None:
     codec: TypeCodec[Any] = TypeCodec(Annotated[int, Gt(0), Lt(10)])
     assert codec.type == Annotated[int, Gt(0), msgspec.Meta(gt=0), Lt(10), msgspec.Meta(lt=10)]
-    assert type(codec) is TypeCodec  # decode is the msgspec decoder call, nothing after it
+    assert not codec.checks  # decode is the msgspec decoder call, nothing after it
 
 
 def test_a_predicate_leaves_a_check_and_the_meta_stays_with_msgspec() -> None:
     codec: TypeCodec[Any] = TypeCodec(Annotated[int, Gt(0), Predicate(is_even)])
-    assert type(codec) is not TypeCodec
+    assert codec.checks
     assert error_of(codec, 0) == ("$", "Expected `int` >= 1")
     assert error_of(codec, 3) == ("$", "Expected `int` satisfying `is_even`")
 
 
 def test_plain_types_decode_as_msgspec_does() -> None:
     codec: TypeCodec[tuple[int, str]] = TypeCodec(tuple[int, str])
-    assert type(codec) is TypeCodec
+    assert not codec.checks
     assert codec.decode(msgspec.Raw(encode([1, "a"]))) == (1, "a")
     assert codec.decode(encode([1, "a"])) == (1, "a")
 
@@ -238,7 +240,7 @@ class Leaf(msgspec.Struct):
 
 
 def test_a_recursive_type_without_leftover_constraints_needs_no_check() -> None:
-    assert type(TypeCodec(Leaf)) is TypeCodec
+    assert not TypeCodec(Leaf).checks
 
 
 V = TypeVar("V")
@@ -318,8 +320,9 @@ def test_every_kind_inside_a_struct(field: str, bad: Any, message: str) -> None:
 
 
 def test_the_schema_shows_the_constraints() -> None:
-    schema = msgspec.json.schema(TypeCodec(AllKinds).type)
-    fields = schema["$defs"]["AllKinds"]["properties"]
+    [schema], components = schema_components([TypeCodec(AllKinds).type])
+    assert schema == {"$ref": "#/schemas/AllKinds"}
+    fields = components["AllKinds"]["properties"]
     assert fields["gt"]["exclusiveMinimum"] == 0
     assert fields["ge"]["minimum"] == 0.5
     assert fields["lt"]["exclusiveMaximum"] == 10
@@ -334,11 +337,48 @@ def test_the_schema_shows_the_constraints() -> None:
     assert top == {"type": "array", "items": {"type": "string", "maxLength": 8}}
 
 
-def test_string_annotations_are_evaluated_and_meta_added_next_to_the_constraint() -> None:
-    TypeCodec(InStruct)
-    annotations = InStruct.__annotations__
-    assert annotations["value"] == Annotated[int, Gt(0), msgspec.Meta(gt=0)]
-    assert annotations["even"] == "Even"  # nothing to add: left as written
+# The user's classes are theirs: registering a type changes nothing in them.
+
+
+@dataclasses.dataclass
+class Untouched:
+    qty: Positive
+    codes: list[Annotated[str, Predicate(str.isupper)]] = dataclasses.field(default_factory=list)
+
+
+class UntouchedStruct(msgspec.Struct):
+    qty: Annotated[int, Gt(0), doc("how many")]
+    boxes: list[Untouched] = []
+
+
+def test_registering_leaves_the_users_classes_as_they_were() -> None:
+    before = {cls: (dict(cls.__annotations__), dict(vars(cls))) for cls in (Untouched, UntouchedStruct)}
+    app = swill.Swill(__name__)
+
+    @app.handle()
+    async def ship(request: swill.Request[list[UntouchedStruct]]) -> None: ...
+
+    schemas = describe(app)["schemas"]  # the schemas read the constraints without writing them in
+    assert schemas["UntouchedStruct"]["properties"]["qty"]["exclusiveMinimum"] == 0
+    assert schemas["Untouched"]["properties"]["qty"]["exclusiveMinimum"] == 0
+    for cls, (written, namespace) in before.items():
+        assert cls.__annotations__ == written  # "Positive", not Annotated[int, Gt(0), Meta(gt=0)]
+        now = {k: v for k, v in vars(cls).items() if k != "__msgspec_cache__"}  # msgspec's, on any dataclass
+        assert now == namespace  # no attribute added, replaced or dropped
+    [decoded] = app.routes["ship"].spec.request_codec.decode(encode([{"qty": 1, "boxes": [{"qty": 2}]}]))
+    assert type(decoded) is UntouchedStruct and type(decoded.boxes[0]) is Untouched
+    assert decoded == UntouchedStruct(qty=1, boxes=[Untouched(qty=2)])
+    assert pickle.loads(pickle.dumps(decoded)) == decoded  # the class is the importable one
+    # msgspec alone, without Swill, still decodes the classes as written: unchecked.
+    assert msgspec.msgpack.decode(encode({"qty": 0}), type=UntouchedStruct) == UntouchedStruct(qty=0)
+    assert msgspec.convert({"qty": 0}, Untouched) == Untouched(qty=0)
+
+
+def test_string_annotations_are_evaluated_in_the_classes_module() -> None:
+    assert InStruct.__annotations__ == {"value": "Positive", "even": "Even"}  # this module's future import
+    codec: TypeCodec[InStruct] = TypeCodec(InStruct)
+    assert error_of(codec, {"value": 0}) == ("$.value", "Expected `int` >= 1")
+    assert InStruct.__annotations__ == {"value": "Positive", "even": "Even"}
 
 
 def test_classes_from_real_annotations_work_too() -> None:
@@ -350,40 +390,20 @@ def test_classes_from_real_annotations_work_too() -> None:
         assert error_of(codec, {"qty": 1, "even": 1}) == ("$.even", "Expected `int` satisfying `is_even`")
 
 
-def test_a_second_codec_for_the_same_class_adds_nothing() -> None:
+def test_a_second_codec_for_the_same_class_checks_the_same() -> None:
     TypeCodec(AllKinds)
-    before = dict(AllKinds.__annotations__)
     second: TypeCodec[AllKinds] = TypeCodec(AllKinds)
-    assert AllKinds.__annotations__ == before
-    assert type(second) is TypeCodec
     assert error_of(second, {"gt": 0}) == ("$.gt", "Expected `int` >= 1")
+    assert errors_of(second, {"short": "abcd", "gt": 0}) == [  # msgspec stops at the first
+        {"path": "$.short", "message": "Expected `str` of length <= 3"},
+    ]
 
 
-# Classes msgspec already decoded before the codec was built.
-
-
-def test_a_struct_decoded_before_registration_is_still_checked() -> None:
+def test_a_class_msgspec_decoded_before_registration_is_checked() -> None:
     class Early(msgspec.Struct):
         qty: Annotated[int, Gt(0)]
         tags: list[Annotated[str, MaxLen(2)]] = []
 
-    assert msgspec.msgpack.decode(encode({"qty": 0}), type=Early) == Early(qty=0)  # msgspec alone: no check
-    codec: TypeCodec[Early] = TypeCodec(Early)
-    assert error_of(codec, {"qty": 0}) == ("$.qty", "Expected `int` >= 1")
-    assert error_of(codec, {"qty": 1, "tags": ["abc"]}) == ("$.tags[0]", "Expected `str` of length <= 2")
-    assert codec.decode(encode({"qty": 1, "tags": ["ab"]})) == Early(qty=1, tags=["ab"])
-    assert msgspec.json.schema(codec.type)["$defs"]["Early"]["properties"]["qty"]["exclusiveMinimum"] == 0
-
-
-def test_a_struct_converted_before_registration_is_still_checked() -> None:
-    class Converted(msgspec.Struct):
-        qty: Annotated[int, Gt(0)]
-
-    msgspec.convert({"qty": 0}, Converted)
-    assert error_of(TypeCodec(list[Converted]), [{"qty": 0}]) == ("$[0].qty", "Expected `int` >= 1")
-
-
-def test_a_dataclass_or_typeddict_decoded_before_registration_is_checked_by_msgspec() -> None:
     @dataclasses.dataclass
     class EarlyDataclass:
         qty: Annotated[int, Gt(0)]
@@ -391,20 +411,94 @@ def test_a_dataclass_or_typeddict_decoded_before_registration_is_checked_by_msgs
     class EarlyDict(TypedDict):
         qty: Annotated[int, Gt(0)]
 
-    for tp in (EarlyDataclass, EarlyDict):
+    for tp in (Early, EarlyDataclass, EarlyDict):
         msgspec.msgpack.decode(encode({"qty": 0}), type=tp)
-        codec: TypeCodec[Any] = TypeCodec(tp)
-        assert type(codec) is TypeCodec  # msgspec's cache was dropped: msgspec checks it now
-        assert error_of(codec, {"qty": 0}) == ("$.qty", "Expected `int` >= 1")
+        msgspec.convert({"qty": 0}, tp)
+        assert error_of(TypeCodec(tp), {"qty": 0}) == ("$.qty", "Expected `int` >= 1")
+    codec: TypeCodec[Early] = TypeCodec(Early)
+    assert error_of(codec, {"qty": 1, "tags": ["abc"]}) == ("$.tags[0]", "Expected `str` of length <= 2")
+    assert codec.decode(encode({"qty": 1, "tags": ["ab"]})) == Early(qty=1, tags=["ab"])
 
 
-def test_a_struct_first_seen_by_a_codec_is_checked_by_msgspec_everywhere() -> None:
-    class Fresh(msgspec.Struct):
-        qty: Annotated[int, Gt(0)]
+def test_defaults_are_not_checked_against_constraints_msgspec_checks_but_predicates_see_them() -> None:
+    class Defaulted(msgspec.Struct):
+        qty: Annotated[int, Gt(0)] = 0
+        even: Even = 1
 
-    assert type(TypeCodec(Fresh)) is TypeCodec
-    with pytest.raises(msgspec.ValidationError, match=re.escape("Expected `int` >= 1 - at `$.qty`")):
-        msgspec.msgpack.decode(encode({"qty": 0}), type=Fresh)
+    codec: TypeCodec[Defaulted] = TypeCodec(Defaulted)
+    assert codec.decode(encode({"even": 2})) == Defaulted(qty=0, even=2)  # as msgspec does with a Meta
+    assert error_of(codec, {"qty": 0}) == ("$.qty", "Expected `int` >= 1")
+    assert error_of(codec, {}) == ("$.even", "Expected `int` satisfying `is_even`")
+
+
+# The validation type: twins of the classes, decoded first, where msgspec checks their fields.
+
+
+class Counted(msgspec.Struct):
+    qty: Positive
+    inner: list[Plain] = []
+
+    def __post_init__(self) -> None:
+        post_inits.append("counted")
+
+
+class Plain(msgspec.Struct):
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        post_inits.append("plain")
+
+
+post_inits: list[str] = []
+
+
+def test_the_users_post_init_runs_once_per_object() -> None:
+    codec: TypeCodec[Counted] = TypeCodec(Counted)
+    assert codec.checks  # Counted's field has a constraint: a validation type decodes first
+    post_inits.clear()
+    decoded = codec.decode(encode({"qty": 1, "inner": [{}]}))
+    assert post_inits == ["plain", "counted"]
+    assert decoded == Counted(qty=1, inner=[Plain()])
+    post_inits.clear()
+    assert error_of(codec, {"qty": 0, "inner": [{}]}) == ("$.qty", "Expected `int` >= 1")
+    assert post_inits == []  # refused before any of the user's code ran
+
+
+class Tree(msgspec.Struct):
+    size: Positive
+    children: list[Tree] = []
+
+
+def test_a_class_that_contains_itself_is_checked_all_the_way_down() -> None:
+    codec: TypeCodec[Tree] = TypeCodec(Tree)
+    value = {"size": 1, "children": [{"size": 2, "children": [{"size": 0}]}]}
+    assert error_of(codec, value) == ("$.children[0].children[0].size", "Expected `int` >= 1")
+    assert codec.decode(encode({"size": 1, "children": [{"size": 2}]})) == Tree(1, [Tree(2)])
+
+
+class Cat(msgspec.Struct, tag="cat", tag_field="kind"):
+    lives: Annotated[int, Le(9)]
+
+
+class Dog(msgspec.Struct, tag="dog", tag_field="kind", forbid_unknown_fields=True):
+    name: Annotated[str, MinLen(1)]
+
+
+def test_twins_read_the_same_data_as_the_classes() -> None:
+    codec: TypeCodec[list[Cat | Dog]] = TypeCodec(list[Cat | Dog])
+    pets = [{"kind": "cat", "lives": 9}, {"kind": "dog", "name": "rex"}]
+    assert codec.decode(encode(pets)) == [Cat(9), Dog("rex")]
+    assert error_of(codec, [{"kind": "cat", "lives": 10}]) == ("$[0].lives", "Expected `int` <= 9")
+    assert error_of(codec, [{"kind": "dog", "name": ""}]) == ("$[0].name", "Expected `str` of length >= 1")
+    assert error_of(codec, [{"kind": "cow"}]) == ("$[0].kind", "Invalid value 'cow'")
+    assert error_of(codec, [{"kind": "dog", "name": "rex", "x": 1}]) == ("$[0]", "Object contains unknown field `x`")
+    assert codec.decode(encode([{"kind": "cat", "lives": 1, "x": 1}])) == [Cat(1)]  # Cat ignores unknown fields
+
+
+def test_a_twin_is_never_stricter_than_its_class() -> None:
+    assert TypeCodec(InNamedTuple).decode(encode([1])) == InNamedTuple(1, 0)
+    assert TypeCodec(InTypedDict).decode(encode({"value": 2, "other": "x"})) == {"value": 2}
+    assert TypeCodec(InDataclass).decode(encode({})) == InDataclass()
 
 
 # Constraints msgspec has no Meta for, or that clash with one.
