@@ -45,6 +45,8 @@ class Rpc:
     response: dict[str, Any]
     errors: list[dict[str, Any]] = field(default_factory=list)
     """Declared errors: `{"name", "code", "doc", "schema"}` each (docs/errors.md)."""
+    resumable: bool = False
+    """A resumable stream (PROTOCOL.md section 7b): clients may `subscribe` to it."""
 
     @property
     def doc(self) -> str | None:
@@ -142,6 +144,7 @@ def _parse_rpc(item: Mapping[str, Any]) -> Rpc:
         request=dict(request.get("schema") or {}),
         response=dict(response.get("schema") or {}),
         errors=[_parse_error(error) for error in item.get("errors") or () if isinstance(error, Mapping)],
+        resumable=item.get("resumable") is True and response_stream,
     )
 
 

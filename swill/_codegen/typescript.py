@@ -27,7 +27,7 @@ _RESERVED: Final = frozenset(
         "SCHEMA_HASH", "ServerStreamCall", "Set", "String", "Number", "Boolean", "Symbol",
         "Uint8Array", "isUpToDate", "unknown", "never", "any", "object", "string", "number",
         "boolean", "bigint", "null", "undefined", "void", "symbol", "DeclaredError", "SwillError",
-        "isDeclared",
+        "isDeclared", "SubscribeOptions", "SubscriptionEvent",
     }
 )  # fmt: skip
 # Class members a method can't be named.
@@ -91,7 +91,9 @@ def generate_typescript(document: Mapping[str, Any] | Document) -> str:
     literals, bytes → `Uint8Array`, datetimes → `Date`, int64 → `Int64`), and every rpc a method
     of `Api` with its docstring as TSDoc: `api.add([1, 2])` → `Promise<Int64>`, a server stream
     → `ServerStreamCall<Res>`, a client stream → `ClientStreamCall<Req, Res>`, bidi →
-    `BidiStreamCall<Req, Res>`. Dotted names nest: `chat.echo` is `api.chat.echo()`.
+    `BidiStreamCall<Req, Res>`. Dotted names nest: `chat.echo` is `api.chat.echo()`. When
+    introspection marks rpcs `"resumable": true`, `api.subscribe(rpc, options)` is typed for
+    exactly those: `AsyncIterable<SubscriptionEvent<Value>>`.
 
     Args:
         document: The document, as `swill.introspect` returns it.
@@ -115,6 +117,9 @@ class _TypeScript(Generator):
             parts[0] = prelude.replace("Client } from", "Client, SwillError } from") + _DECLARED
             self.error_types = {rpc.name: self.declared_errors(rpc) for rpc in declaring}
             parts += [source for _, _, source in self.error_types.values()]
+        if any(rpc.resumable for rpc in self.document.user_rpcs):
+            head = "import type { Call, CallOptions, Client"
+            parts[0] = parts[0].replace(head, f"{head}, SubscribeOptions, SubscriptionEvent", 1)
         parts += self.api_classes(Namespace.of(self.document.user_rpcs), "The server's rpcs, typed.")
         parts.append(self.rpc_map())
         return "\n".join(parts)
@@ -238,7 +243,7 @@ class _TypeScript(Generator):
         for rpc in self.document.user_rpcs:
             request, response = self.type(rpc.request), self.type(rpc.response)
             fields = [f'kind: "{rpc.kind}"', f"request: {request}", f"response: {response}"]
-            if getattr(rpc, "resumable", False):
+            if rpc.resumable:
                 fields.append(f"value: {self.event_value(rpc.response)}")
             lines.append(f"  {json.dumps(rpc.name)}: {{ {'; '.join(fields)} }};")
         lines.append("};")
@@ -268,11 +273,36 @@ class _TypeScript(Generator):
         for name in node.children:
             lines.append(f"    this.{children[name]} = new {self.class_names[id(node.children[name])]}(client);")
         lines.append("  }")
+        resumable = [rpc for rpc in self.document.user_rpcs if rpc.resumable] if not path else []
+        if resumable:
+            members.add("subscribe")
         for name, rpc in node.rpcs.items():
             method = name if name not in members and _IDENTIFIER.match(name) else unique_identifier(name, members)
             members.add(method)
             lines.append(self.method(method, rpc))
+        if resumable:
+            lines.append(self.subscribe(resumable))
         lines.append("}")
+        return "\n".join(lines)
+
+    def subscribe(self, rpcs: list[Rpc]) -> str:
+        """`api.subscribe(rpc, options)`, typed for exactly the resumable rpcs (one overload each)."""
+        doc = [
+            "Iterate a resumable stream's events (`client.subscribe`): it re-opens by itself, after\n"
+            "the last id delivered, when the connection is lost, the server drains or its broker\n"
+            "goes away; each event says what was `missed` just before it."
+        ]
+        lines = ["", _doc_comment(doc, "  ").rstrip("\n")]
+        for rpc in rpcs:
+            value = self.event_value(rpc.response)
+            lines.append(
+                f"  subscribe(rpc: {json.dumps(rpc.name)}, options?: SubscribeOptions): "
+                f"AsyncIterable<SubscriptionEvent<{value}>>;"
+            )
+        implementation = "subscribe(rpc: string, options?: SubscribeOptions): AsyncIterable<SubscriptionEvent<unknown>>"
+        lines.append(f"  {implementation} {{")
+        lines.append("    return this.client.subscribe(rpc, options);")
+        lines.append("  }")
         return "\n".join(lines)
 
     def method(self, method: str, rpc: Rpc) -> str:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,16 @@ TSCONFIG = {
         "types": ["node"],
         "outDir": "out",
     },
-    "files": ["api.ts", "quickstart.ts", "edges.ts", "types.ts", "live.ts", "query_types.ts"],
+    "files": [
+        "api.ts",
+        "quickstart.ts",
+        "edges.ts",
+        "resumable.ts",
+        "types.ts",
+        "live.ts",
+        "query_types.ts",
+        "resumable_types.ts",
+    ],
 }
 
 
@@ -56,6 +66,51 @@ def node(*args: str | Path, cwd: Path, timeout: float = 120) -> subprocess.Compl
     )
     assert result.returncode == 0, f"node {args[0]} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def _event(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "value": value},
+        "required": ["id", "value"],
+    }
+
+
+# Two resumable streams (PROTOCOL.md section 7b), a stream that is not, and an rpc named like the
+# method that `subscribe` needs.
+RESUMABLE: dict[str, Any] = {
+    "version": 1,
+    "rpcs": [
+        {
+            "name": "ticks",
+            "request": {"stream": False, "schema": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
+            "response": {"stream": True, "schema": _event({"type": "number"})},
+            "resumable": True,
+        },
+        {
+            "name": "alerts.raised",
+            "request": {"stream": False, "schema": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
+            "response": {"stream": True, "schema": {"$ref": "#/schemas/Alert"}},
+            "resumable": True,
+        },
+        {
+            "name": "count",
+            "request": {"stream": False, "schema": {"type": "integer"}},
+            "response": {"stream": True, "schema": {"type": "integer"}},
+        },
+        {
+            "name": "subscribe",
+            "request": {"stream": False, "schema": {"type": "integer"}},
+            "response": {"stream": False, "schema": {"type": "integer"}},
+            "resumable": True,  # not a stream: ignored
+        },
+    ],
+    "schemas": {
+        "Alert": _event(
+            {"type": "object", "properties": {"level": {"type": "string"}}, "required": ["level"]}
+        )
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +128,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (project / "node_modules" / package).symlink_to(NODE_MODULES / package, target_is_directory=True)
     (project / "package.json").write_text('{"type": "module"}\n')
     (project / "tsconfig.json").write_text(json.dumps(TSCONFIG, indent=2))
-    for name in ("types.ts", "live.ts", "query_types.ts"):
+    for name in ("types.ts", "live.ts", "query_types.ts", "resumable_types.ts"):
         shutil.copy(HERE / name, project / name)
     return project
 
@@ -85,6 +140,7 @@ def compiled(project: Path) -> Path:
     (project / "api.ts").write_text(generate_typescript(load_document(f"{catalog.__name__}:app")))
     (project / "quickstart.ts").write_text(generate_typescript(load_document("examples.quickstart:app")))
     (project / "edges.ts").write_text(generate_typescript(load_document(f"{edges.__name__}:app")))
+    (project / "resumable.ts").write_text(generate_typescript(RESUMABLE))
     node(TSC, "-p", project / "tsconfig.json", cwd=project)
     return project / "out"
 
@@ -104,6 +160,12 @@ def test_generated_modules_compile_strict_and_their_types_are_tight(compiled: Pa
     assert "  client2(options?: CallOptions): Promise<string> {" in text  # `client` is taken
     assert "  chat_(data: string, options?: CallOptions): Promise<string> {" in text  # `chat` is a namespace
     assert "Ends a comment: *\\/ and" in text
+    resumable = (compiled.parent / "resumable.ts").read_text()
+    assert resumable.count("  subscribe(rpc: ") == 3  # two overloads and the implementation
+    ticks = '  subscribe(rpc: "ticks", options?: SubscribeOptions): AsyncIterable<SubscriptionEvent<number>>;'
+    assert ticks in resumable
+    assert '"count", options?: SubscribeOptions' not in resumable
+    assert "subscribe" not in (compiled.parent / "edges.ts").read_text()  # no resumable rpc: no method
     api = (compiled.parent / "api.ts").read_text()
     assert '  "chat.echo": { kind: "bidi"; request: string; response: string };' in api  # Rpcs, by full name
 
