@@ -1,8 +1,11 @@
 """What Swill decodes a declared type as, and what it checks after msgspec is done.
 
 `decoding(T)` is the one place where a request type's decode-time types are built, once, at
-registration; an app-wide rule about request types (a bound on every plain `int`, unknown fields
-refused) belongs there. Its rules:
+registration; an app-wide rule about request types belongs there. Unknown fields refused
+everywhere: a twin for every class (`ValidationTypes` with nothing left out), each with
+`forbid_unknown_fields` (`_classes._config`). A bound on every plain `int`: a bare `int` walked as
+`Annotated[int, msgspec.Meta(ge=..., le=...)]`, in `_Planner.walk` for the type expression and in
+`ValidationTypes.walk` for classes' fields. Its rules:
 
 1. msgspec does the work. Every annotated-types constraint in the type expression (`T` itself,
    list items, dict keys and values, tuple positions, union members, generic classes' arguments)

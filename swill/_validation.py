@@ -21,7 +21,6 @@ object, at any depth, and which runs when the struct is built in Python too. The
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -187,7 +186,7 @@ class _Plan:
 class _Class:
     """One ValidatedStruct class, as its `__post_init__` sees it."""
 
-    __slots__ = ("__weakref__", "building", "cls", "plan", "user")
+    __slots__ = ("building", "cls", "plan", "user")
 
     def __init__(self, user: Callable[[Any], Any] | None) -> None:
         self.user = user  # the __post_init__ the class defines or inherits, not a wrapper
@@ -206,7 +205,7 @@ class _Class:
         return self.plan
 
 
-_CLASSES: weakref.WeakKeyDictionary[type, _Class] = weakref.WeakKeyDictionary()
+_KNOWN = "__swill_class__"  # each class's own _Class, in its namespace
 
 
 def _validators(cls: type) -> tuple[list[tuple[str, Callable[..., Any]]], list[Callable[..., Any]]]:
@@ -285,11 +284,11 @@ class _ValidatedMeta(msgspec.StructMeta):
     ) -> _ValidatedMeta:
         user = namespace.get("__post_init__")
         if user is None:  # inherited: a base's own function, not its wrapper
-            user = next((_CLASSES[b].user for b in bases if b in _CLASSES), None)
+            user = next((getattr(b, _KNOWN).user for b in bases if hasattr(b, _KNOWN)), None)
         known = _Class(user)
-        cls = super().__new__(mcls, name, bases, {**namespace, "__post_init__": _post_init(known)}, **kwargs)
+        namespace = {**namespace, "__post_init__": _post_init(known), _KNOWN: known}
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         known.cls = cls
-        _CLASSES[cls] = known
         _validators(cls)  # a validator of a field that does not exist fails here
         try:
             known.prepare()
@@ -299,7 +298,8 @@ class _ValidatedMeta(msgspec.StructMeta):
 
     def swill_prepare(cls) -> None:
         """Plan this class's checks now, so that a type that can't be checked fails at registration."""
-        _CLASSES[cls].prepare()
+        known: _Class = cls.__dict__[_KNOWN]
+        known.prepare()
 
 
 class ValidatedStruct(msgspec.Struct, metaclass=_ValidatedMeta):

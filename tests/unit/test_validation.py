@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import gc
 import pickle
 import re
 import sys
 import types
 import typing
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Generic, NamedTuple, NewType, NotRequired, TypedDict, TypeVar
@@ -877,6 +879,22 @@ def test_a_validated_struct_may_name_a_class_defined_after_it() -> None:
         "$.child.size",
         "Expected `int` satisfying `is_even`",
     )
+
+
+def test_a_validated_struct_class_is_freed_like_any_class() -> None:
+    def make() -> type[ValidatedStruct]:
+        class Passing(ValidatedStruct):
+            qty: Positive
+
+            @validator("qty")
+            def check(self, value: int) -> None: ...
+
+        TypeCodec(list[Passing]).decode(encode([{"qty": 1}]))
+        return Passing
+
+    ref = weakref.ref(make())
+    gc.collect()
+    assert ref() is None  # Swill keeps no registry of classes
 
 
 def test_validated_struct_is_public() -> None:
