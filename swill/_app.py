@@ -197,6 +197,8 @@ class Swill(_Handlers):
         max_concurrent_calls: Open calls allowed per connection.
         client_window: The credit a client gets for each streamed request (messages).
         drain_grace: Seconds open calls get to finish on shutdown (`drain()`).
+        auth_timeout: Seconds a connection has to send credentials that pass `authenticate`
+            (PROTOCOL.md section 1b); only with an `authenticate` function.
         broker: Where topics are shared: `None` for in-process, or a `redis://` URL.
         lifespan: A Starlette-style lifespan context manager factory, run with the app.
         routes: Extra Starlette routes to serve next to the endpoint.
@@ -216,12 +218,13 @@ class Swill(_Handlers):
         max_concurrent_calls: int = 100,
         client_window: int = 16,
         drain_grace: float = 10.0,
+        auth_timeout: float = 10.0,
         broker: str | None = None,
         lifespan: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None,
         routes: Sequence[BaseRoute] = (),
     ) -> None:
         super().__init__()
-        self.hooks.update({name: [] for name in CONNECTION_HOOKS})
+        self.hooks.update({name: [] for name in (*CONNECTION_HOOKS, "authenticate")})
         self.import_name = import_name
         self.path = path
         self.debug = debug
@@ -236,6 +239,7 @@ class Swill(_Handlers):
             server=f"swill/{__version__}",
         )
         self.drain_grace = drain_grace
+        self.auth_timeout = auth_timeout
         self.broker = broker
         self.connections: set[Connection] = set()
         self._exception_handlers: dict[type[BaseException], Callable[..., Any]] = {}
@@ -278,6 +282,17 @@ class Swill(_Handlers):
     def after_connection(self, fn: F) -> F:
         """Run `fn(connection)` when a connection closed, however it closed."""
         return self._add_hook("after_connection", fn)
+
+    def authenticate(self, fn: F) -> F:
+        """Check credentials: run `fn(connection, credentials)` for each AUTH frame.
+
+        With at least one such function, a connection's calls wait until an AUTH passes, within
+        `auth_timeout` seconds (PROTOCOL.md section 1b). The functions run in order, sync or
+        async; one that raises refuses the credentials, and the connection closes with 4401 and
+        the error's message. Credentials that pass are `connection.credentials`; a later AUTH
+        that passes replaces them without disturbing the calls.
+        """
+        return self._add_hook("authenticate", fn)
 
     def exception_handler(self, exc_type: type[E]) -> Callable[[F], F]:
         """Map an exception type (and its subclasses) to a `swill.Error`.
@@ -410,7 +425,9 @@ class Swill(_Handlers):
     @property
     def connection_hooks(self) -> ConnectionHooks:
         if self._connection_hooks is None:
-            self._connection_hooks = ConnectionHooks(**{name: tuple(self.hooks[name]) for name in CONNECTION_HOOKS})
+            self._connection_hooks = ConnectionHooks(
+                **{name: tuple(self.hooks[name]) for name in (*CONNECTION_HOOKS, "authenticate")}
+            )
         return self._connection_hooks
 
     # Serving.

@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
+from ._auth import Authenticator
 from ._call import ServerCall
 from ._connection import Connection
 from ._errors import Code, Error
 from ._hooks import run_each, run_hooks
 from ._protocol import (
     SUBPROTOCOL,
+    AuthReceived,
     CallCancelled,
     CallFailed,
     CallOpened,
@@ -85,7 +87,9 @@ class ConnectionHandler:
         self._receive = receive
         self._send = send
         self.connection = Connection(scope, self)
-        self.protocol = ServerProtocol(app.routes, app.settings)
+        chain = app.connection_hooks.authenticate
+        self.protocol = ServerProtocol(app.routes, app.settings, check_auth=bool(chain))
+        self.authenticator = Authenticator(self, chain, app.auth_timeout) if chain else None
         self.calls: dict[int, ServerCall] = {}
         self._idle = anyio.Event()
         self._idle.set()
@@ -156,9 +160,13 @@ class ConnectionHandler:
         async with anyio.create_task_group() as task_group:
             self._task_group = task_group
             task_group.start_soon(self._writer)
+            if self.authenticator is not None:
+                task_group.start_soon(self.authenticator.run)
             try:
                 await self._receive_loop()
             finally:  # also when the server cancels the connection's task
+                if self.authenticator is not None:
+                    self.authenticator.stop()
                 for call in list(self.calls.values()):
                     call.cancel()
             await self._idle.wait()
@@ -268,6 +276,17 @@ class ConnectionHandler:
             call = self.calls.get(event.id)
             if call is not None:
                 call.abort(event.error)
+        elif isinstance(event, AuthReceived) and self.authenticator is not None:
+            self.authenticator.received(event.credentials)
+
+    async def auth_passed(self) -> None:
+        """Credentials passed: serve the calls that waited for them (PROTOCOL.md section 1b)."""
+        protocol = self.protocol
+        if not protocol.authenticated:
+            protocol.accept_auth()
+            for event in protocol.events_received():
+                self._dispatch(event)
+            await self.flush()
 
     def _open(self, event: CallOpened) -> None:
         """The one place a call starts (its end is `call_done`)."""

@@ -27,14 +27,17 @@ class Connection:
         id: Unique within the process and across restarts of it (`"<pid>-<n>"`).
         scope: The ASGI scope of the handshake.
         state: A namespace for the application, e.g. the authenticated user.
+        credentials: The last credentials that passed `app.authenticate` (PROTOCOL.md section
+            1b); `None` before, or when the app checks none.
     """
 
-    __slots__ = ("_handler", "_http", "id", "scope", "state")
+    __slots__ = ("_handler", "_http", "credentials", "id", "scope", "state")
 
     def __init__(self, scope: Scope, handler: ConnectionHandler) -> None:
         self.id = f"{_prefix}-{next(_ids)}"
         self.scope = scope
         self.state = State()
+        self.credentials: Any = None
         self._http = HTTPConnection(scope)
         self._handler = handler
 

@@ -66,6 +66,7 @@ class RouteHooks:
 class ConnectionHooks:
     before_connection: tuple[Hook, ...] = ()
     before_accept: tuple[Hook, ...] = ()
+    authenticate: tuple[Hook, ...] = ()
     after_connection: tuple[Hook, ...] = ()
 
 
