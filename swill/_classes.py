@@ -26,6 +26,7 @@ their `msgspec.Meta`, inner classes with their twins). Rules:
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import operator
 import types
 import typing
@@ -184,12 +185,13 @@ class ValidationTypes:
             return tp
         config = _config(cls)
         every = config["array_like"] or config.get("forbid_unknown_fields", False)  # rule 4
-        specs = {f"f{i}": spec for i, f in enumerate(fields) if (spec := self._field(f, every)) is not None}
+        names = {f.name: _attribute(f.name, i) for i, f in enumerate(fields)}
+        specs = {names[f.name]: spec for f in fields if (spec := self._field(f, every)) is not None}
         twin = msgspec.defstruct(
             cls.__name__,
             [(name, *spec) for name, spec in specs.items()],
             kw_only=True,  # the declared order, required or not
-            rename={f"f{i}": f.wire for i, f in enumerate(fields) if f"f{i}" in specs},
+            rename={names[f.name]: f.wire for f in fields if names[f.name] in specs},
             namespace={_REFS: self.refs},
             gc=False,  # thrown away at once, never in a cycle
             **config,
@@ -210,6 +212,13 @@ class ValidationTypes:
         if not checked:
             return (msgspec.Raw, msgspec.UNSET) if every else None
         return (tp,) if field.required else (tp, msgspec.UNSET)
+
+
+def _attribute(name: str, index: int) -> str:
+    """A twin's name for a field: the class's own, so that an object converts by its attributes,
+    or a made-up one for a TypedDict key that can't be a Struct's field (its name on the wire
+    stays the key)."""
+    return name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") else f"f{index}_"
 
 
 def _added(extra: Any, written: tuple[Any, ...]) -> bool:

@@ -135,8 +135,8 @@ class _CheckedTypeCodec(TypeCodec[T]):
 
     def convert(self, obj: Any) -> T:
         try:
-            if self._validation is not None:
-                msgspec.convert(obj, self._validation)
+            if self._validation is not None:  # an object the hook built is read by its attributes
+                msgspec.convert(obj, self._validation, from_attributes=True)
             value: T = msgspec.convert(obj, self.type)
         except msgspec.ValidationError as exc:
             raise invalid(exc) from exc

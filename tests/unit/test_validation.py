@@ -642,6 +642,26 @@ def test_convert_checks_like_decode() -> None:
     assert info.value.errors == [{"path": "$[0].even", "message": "Expected `int` satisfying `is_even`"}]
 
 
+def test_convert_checks_objects_already_built_by_their_attributes() -> None:
+    codec: TypeCodec[AllKinds] = TypeCodec(AllKinds)
+    assert codec.convert(AllKinds(gt=2)) == AllKinds(gt=2)
+    with pytest.raises(InvalidData) as info:
+        codec.convert(AllKinds(gt=0))
+    assert info.value.errors == [{"path": "$.gt", "message": "Expected `int` >= 1"}]
+    with pytest.raises(InvalidData) as info:
+        TypeCodec(list[Untouched]).convert([Untouched(qty=1), Untouched(qty=0)])
+    assert info.value.errors == [{"path": "$[1].qty", "message": "Expected `int` >= 1"}]
+
+
+def test_keys_that_cannot_be_attribute_names() -> None:
+    Odd = TypedDict("Odd", {"first-name": Annotated[str, MinLen(1)], "class": Positive, "_x": Positive})
+    codec: TypeCodec[Any] = TypeCodec(Odd)
+    assert codec.decode(encode({"first-name": "a", "class": 1, "_x": 1})) == {"first-name": "a", "class": 1, "_x": 1}
+    assert error_of(codec, {"first-name": "", "class": 1, "_x": 1}) == ("$.first-name", "Expected `str` of length >= 1")
+    assert error_of(codec, {"first-name": "a", "class": 0, "_x": 1}) == ("$.class", "Expected `int` >= 1")
+    assert error_of(codec, {"first-name": "a", "class": 1, "_x": 0}) == ("$._x", "Expected `int` >= 1")
+
+
 # ValidatedStruct and validators.
 
 
