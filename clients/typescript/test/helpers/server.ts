@@ -1,5 +1,6 @@
 // Starts the Python test app (test/server/launch.py) with the repository's venv, on 127.0.0.1.
 import { type ChildProcess, spawn } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -20,6 +21,8 @@ export interface ServerOptions {
   readonly port?: number;
   /** Serve the browser page with this bundle; the app is then at /rpc/ws. */
   readonly site?: string;
+  /** The topics' broker URL (`redis://...`); default in memory. */
+  readonly broker?: string;
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
@@ -27,7 +30,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   if (options.site !== undefined) {
     args.push("--site", options.site);
   }
-  const child = spawn(python, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const env = options.broker === undefined ? process.env : { ...process.env, SWILL_TEST_BROKER: options.broker };
+  const child = spawn(python, args, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
   const port = await readPort(child);
   const url = options.site === undefined ? `ws://127.0.0.1:${port}/ws` : `http://127.0.0.1:${port}/`;
   return { port, url, stop: (signal) => stop(child, signal) };
@@ -62,5 +66,46 @@ function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<
       resolve();
     });
     child.kill(signal);
+  });
+}
+
+export interface TestRedis {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** A redis-server on 127.0.0.1 without persistence, on a port the OS picked for us. */
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error("redis-server was not ready within 10 s"));
+    }, 10_000);
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      if (line.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}`));
+    });
+  });
+  return { url: `redis://127.0.0.1:${port}/0`, stop: () => stop(child) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }

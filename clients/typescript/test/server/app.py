@@ -2,13 +2,15 @@
 
 Every call kind, metadata, errors, slow calls whose cancellation the tests can observe, a
 100,000-message stream that records how far its producer got (flow control), GOAWAY on demand,
-and a refusal (4401) for connections that carry `?token=bad`.
+a refusal (4401) for connections that carry `?token=bad`, and two exposed topics (resumable
+streams) on the broker named by `SWILL_TEST_BROKER` (default: in memory).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +27,15 @@ import swill
 
 __all__ = ["app", "site"]
 
-app = swill.Swill(__name__, drain_grace=2.0, max_message_size=64 * 1024)
+app = swill.Swill(
+    __name__, drain_grace=2.0, max_message_size=64 * 1024, broker=os.environ.get("SWILL_TEST_BROKER")
+)
+
+# Resumable streams: every value kept (fifo, with history), and only the newest (latest, replayed).
+ticks_fifo = app.topic("ticks.fifo", int, policy="fifo", history=1000)
+ticks_latest = app.topic("ticks.latest", int, policy="latest", replay=True)
+app.expose(ticks_fifo)
+app.expose(ticks_latest)
 
 
 class Probe:
@@ -172,6 +182,14 @@ async def firehose(request: swill.Request[int]) -> AsyncIterator[int]:
 @app.handle()
 async def produced(request: swill.Request[None]) -> int:
     return probe.produced
+
+
+@app.handle()
+async def publish(request: swill.Request[tuple[str, int]]) -> int:
+    """Publish `value` on topic `name` ("ticks.fifo" or "ticks.latest"); returns its event id."""
+    name, value = request.data
+    topic = ticks_fifo if name == "ticks.fifo" else ticks_latest
+    return await topic.publish(value)
 
 
 @app.handle()
