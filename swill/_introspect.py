@@ -42,6 +42,7 @@ from ._request import Request
 
 if TYPE_CHECKING:
     from ._app import Route, Swill
+    from ._registry import HandlerSpec
 
 __all__ = ["INTROSPECT", "REF_PREFIX", "build_document", "describe", "install", "schema_components"]
 
@@ -118,6 +119,8 @@ def build_document(routes: Mapping[str, Route], *, topics: Iterable[Mapping[str,
             "request": {"stream": spec.request_stream, "schema": schemas[2 * index]},
             "response": {"stream": spec.response_stream, "schema": schemas[2 * index + 1]},
         }
+        if is_resumable(spec):  # PROTOCOL.md section 7b: clients may subscribe to it
+            rpc["resumable"] = True
         if spec.errors:  # declared errors (swill/_declared.py): name, code, doc, the detail's schema
             rpc["errors"] = [{**error.describe(), "schema": next(error_schemas)} for error in spec.errors]
         rpcs.append(rpc)
@@ -126,6 +129,24 @@ def build_document(routes: Mapping[str, Route], *, topics: Iterable[Mapping[str,
     document = {"version": 1, "schema_hash": schema_hash, "rpcs": rpcs, "schemas": components}
     document["topics"] = [dict(topic) for topic in topics]
     return document
+
+
+def is_resumable(spec: HandlerSpec) -> bool:
+    """Whether an rpc is a resumable stream (PROTOCOL.md section 7b): it takes the last event id
+    seen (or `nil`) and streams `TopicEvent`s, as `app.expose` topics do."""
+    from ._topics import TopicEvent
+
+    if spec.request_stream or not spec.response_stream:
+        return False
+    event = typing.get_origin(spec.response_type) or spec.response_type
+    if not (isinstance(event, type) and issubclass(event, TopicEvent)):
+        return False
+    return {_bare(member) for member in typing.get_args(spec.request_type)} == {int, type(None)}
+
+
+def _bare(tp: Any) -> Any:
+    """`int` for `Annotated[int, ...]`."""
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
 
 
 def rpc_kind(request_stream: bool, response_stream: bool) -> str:

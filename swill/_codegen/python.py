@@ -69,7 +69,7 @@ from types import TracebackType
 from typing import {typing}
 
 import msgspec
-{swill}from swill.client import Call, Client
+{swill}from swill.client import {client_names}
 
 __all__ = {all}
 
@@ -94,6 +94,17 @@ class StreamOptions(CallOptions, total=False):
 
     window: int | None
     """The flow-control window of the response stream (messages)."""
+{subscribe_options}'''
+
+_SUBSCRIBE_OPTIONS: Final = '''
+
+class SubscribeOptions(TypedDict, total=False):
+    """Keyword arguments of `subscribe`, passed on to `Client.subscribe`."""
+
+    metadata: Mapping[str, Any] | None
+    """Client metadata for each call of the subscription, added to the client's."""
+    window: int | None
+    """The flow-control window of the stream (messages)."""
 '''
 
 _STREAMS: Final = '''
@@ -227,8 +238,13 @@ class _Python(Generator):
         exported += list(dict.fromkeys(self.error_names.values()))
         body = ("\n\n" + "\n\n".join(aliases) + "\n" if aliases else "") + _STREAMS + "".join(classes) + "".join(apis)
         modules = [m for m in ("datetime", "decimal", "uuid") if re.search(rf"\b{m}\.", body)]
-        names = ["Annotated", "Any", "Generic", "Literal", "TypeAlias", "TypedDict", "TypeVar", "Unpack"]
+        names = ["Annotated", "Any", "Generic", "Literal", "TypeAlias", "TypedDict", "TypeVar", "Unpack", "overload"]
+        resumable = any(rpc.resumable for rpc in self.document.user_rpcs)
+        if resumable:
+            exported.append("SubscribeOptions")
         prelude = _PRELUDE.format(
+            subscribe_options=_SUBSCRIBE_OPTIONS if resumable else "",
+            client_names="Call, Client, SubscriptionEvent" if resumable else "Call, Client",
             title=f" ({title})" if title else "",
             swill="from swill import DeclaredError\n" if self.error_names else "",
             imports="".join(f"import {m}\n" for m in modules),
@@ -362,9 +378,55 @@ class _Python(Generator):
             attribute = unique_identifier(name, members)
             lines.append(f"        self.{attribute} = {self.class_names[id(child)]}(client)")
             lines.append(f'        """The `{".".join([*path, name])}.*` rpcs."""')
+        resumable = [rpc for rpc in self.document.user_rpcs if rpc.resumable] if not path else []
+        if resumable:
+            members.add("subscribe")
         for name, rpc in node.rpcs.items():
             lines += self.method(unique_identifier(name, members), rpc)
+        if resumable:
+            lines += self.subscribe(resumable)
         return "\n".join(lines) + "\n"
+
+    def event_value(self, response: Mapping[str, Any]) -> str:
+        """The type of `value` in a resumable stream's `{id, value}` events."""
+        properties = self.document.resolve(response).get("properties")
+        if isinstance(properties, Mapping) and "value" in properties:
+            return self.type(properties["value"])
+        return "Any"
+
+    def subscribe(self, rpcs: list[Rpc]) -> list[str]:
+        """`api.subscribe(rpc, after)`, typed for exactly the resumable rpcs (an overload each)."""
+        doc = _docstring(
+            "Iterate a resumable stream's events (`Client.subscribe`): it re-opens by itself, after "
+            "the last id delivered, when the connection is lost, the server drains or its broker "
+            "goes away; each event says what was `missed` just before it.",
+            "        ",
+        )
+        values = {rpc.name: self.event_value(rpc.response) for rpc in rpcs}
+        options = "after: int | None = None, **options: Unpack[SubscribeOptions]"
+        lines: list[str] = []
+        if len(rpcs) > 1:
+            for name, value in values.items():
+                lines += ["", "    @overload"]
+                lines += _wrap(
+                    "def subscribe(",
+                    f"self, rpc: Literal[{json.dumps(name)}], {options}",
+                    f") -> AsyncIterator[SubscriptionEvent[{value}]]: ...",
+                    indent="    ",
+                )
+            head = _wrap("def subscribe(", f"self, rpc: str, {options}", ") -> AsyncIterator[SubscriptionEvent[Any]]:")
+        else:
+            [(name, value)] = values.items()
+            head = _wrap(
+                "def subscribe(",
+                f"self, rpc: Literal[{json.dumps(name)}], {options}",
+                f") -> AsyncIterator[SubscriptionEvent[{value}]]:",
+            )
+        table = ", ".join(f"{json.dumps(name)}: _as_type({value})" for name, value in values.items())
+        lines += ["", *(f"    {line}" for line in head), doc]
+        lines.append(f"        value_type: Any = {{{table}}}.get(rpc)")
+        lines.append("        return self.client.subscribe(rpc, after, value_type=value_type, **options)")
+        return lines
 
     def method(self, method: str, rpc: Rpc) -> list[str]:
         request, response = self.type(rpc.request), self.type(rpc.response)

@@ -236,3 +236,16 @@ def test_literal_and_enum_values_are_listed_in_declaration_order() -> None:
     assert fields["tags"]["items"]["enum"] == ["zulu", "alpha"]
     [rpc] = [rpc for rpc in document["rpcs"] if rpc["name"] == "place"]
     assert rpc["response"]["schema"]["enum"] == ["queued", "done"]
+
+
+def test_introspection_marks_exactly_the_resumable_rpcs() -> None:
+    from . import resumable
+
+    marked = {rpc["name"]: rpc.get("resumable", False) for rpc in describe(resumable.app)["rpcs"]}
+    assert marked == {
+        "swill.introspect": False,
+        "ticks": True,
+        "alerts.raised": True,
+        "count": False,
+        "publish": False,
+    }

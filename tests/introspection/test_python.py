@@ -19,7 +19,7 @@ from swill._codegen import generate_python, load_document
 from swill.client import Client
 
 from ..conftest import LiveServer
-from . import catalog, edges
+from . import catalog, edges, resumable
 
 # Uses of the generated module that must type-check, and misuses that must not: with
 # `warn_unused_ignores` (part of --strict), an ignore on a line without that error fails too.
@@ -32,6 +32,9 @@ USAGE = textwrap.dedent(
     from swill.client import Call
 
     from api_catalog import Api, BidiStream, Blob, Cat, ClientStream, Closed, Dog, Order, Point, SoldOut, Stock
+    from api_resumable import Alert
+    from api_resumable import Api as ResumableApi
+    from swill import SubscriptionEvent
 
     async def uses(api: Api) -> None:
         assert_type(await api.add((1, 2)), int)
@@ -51,6 +54,13 @@ USAGE = textwrap.dedent(
             assert_type(error.detail, Stock)
         except Closed as closed:
             assert_type(closed.detail, None)
+
+    async def subscribes(api: ResumableApi) -> None:
+        async for tick in api.subscribe("ticks", after=3, window=8):
+            assert_type(tick, SubscriptionEvent[float])
+        async for alert in api.subscribe("alerts.raised"):
+            assert_type(alert.value, Alert)
+        api.subscribe("count")  # type: ignore[call-overload]
 
     async def misuses(api: Api, blob: Blob) -> None:
         await api.add((1,))  # type: ignore[arg-type]
@@ -81,14 +91,16 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (root / "api_catalog.py").write_text(generate_python(load_document(f"{catalog.__name__}:app")))
     (root / "api_quickstart.py").write_text(generate_python(load_document("examples.quickstart:app")))
     (root / "api_edges.py").write_text(generate_python(load_document(f"{edges.__name__}:app")))
+    (root / "api_resumable.py").write_text(generate_python(load_document(f"{resumable.__name__}:app")))
     (root / "usage.py").write_text(USAGE)
     yield root
-    for name in ("api_catalog", "api_quickstart", "api_edges"):
+    for name in ("api_catalog", "api_quickstart", "api_edges", "api_resumable"):
         sys.modules.pop(name, None)
 
 
 def test_generated_modules_pass_mypy_strict_and_their_types_are_tight(generated: Path) -> None:
-    files = [str(generated / name) for name in ("api_catalog.py", "api_quickstart.py", "api_edges.py", "usage.py")]
+    names = ("api_catalog.py", "api_quickstart.py", "api_edges.py", "api_resumable.py", "usage.py")
+    files = [str(generated / name) for name in names]
     args = ["--strict", "--python-version", "3.11", "--cache-dir", str(generated / ".mypy_cache")]
     limit = sys.getrecursionlimit()
     try:
@@ -197,3 +209,27 @@ async def test_awkward_names_still_make_a_working_module(
         assert api_module.Api2.__doc__.startswith(
             'Shadows the generated `Api` class. Ends a comment: */ and a docstring: """'
         )
+
+
+async def test_subscribe_is_generated_for_exactly_the_resumable_rpcs(
+    generated: Path, live_server: Callable[..., LiveServer]
+) -> None:
+    text = (generated / "api_resumable.py").read_text()
+    assert text.count("    @overload\n    def subscribe(") == 2
+    assert "def count(" in text and 'Literal["count"]' not in text
+    assert "api_resumable" not in (generated / "api_catalog.py").read_text()
+    assert "def subscribe(" not in (generated / "api_catalog.py").read_text()
+    api_module: Any = load(generated / "api_resumable.py")
+    server = live_server(resumable.app)
+    async with Client(server.url) as client:
+        api = api_module.Api(client)
+        await api.publish(1.5)
+        await api.publish(2.5)
+        ticks = api.subscribe("ticks", after=None)
+        first = await anext(ticks)
+        assert (first.value, first.missed, first.restarted) == (2.5, 0, False)  # the replayed one
+        await ticks.aclose()
+        alerts = api.subscribe("alerts.raised")
+        alert = await anext(alerts)
+        assert alert.value == api_module.Alert(level="2.5")
+        await alerts.aclose()
