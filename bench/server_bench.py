@@ -462,12 +462,11 @@ async def _warm_up(running: dict[str, Server], config: Config, only: tuple[str, 
 
 
 async def run_rounds(running: dict[str, Server], config: Config, only: tuple[str, ...] = ()) -> Results:
-    """Measure idle connections' memory on the fresh servers, warm up, then run the scenarios
-    (`only` these, if given) on every server, rounds interleaved, the order of the servers
-    alternating."""
+    """Warm up, run the scenarios (`only` these, if given) on every server, rounds interleaved,
+    the order of the servers alternating; then measure idle connections' memory, last: a Swill
+    server that has served hundreds of connections answers sequential calls more slowly after
+    (the version before the hostile-client work did too), which would skew the other rows."""
     results: Results = {}
-    if not only or "idle" in only:
-        results["idle"] = {server.name: [await idle_memory(server, config)] for server in running.values()}
     await _warm_up(running, config, only)
     chosen = {name: m for name, m in scenarios(config).items() if not only or name in only}
     results.update({name: {server: [] for server in running} for name in chosen})
@@ -476,6 +475,8 @@ async def run_rounds(running: dict[str, Server], config: Config, only: tuple[str
         for name, measure in chosen.items():
             for server in order if round_ % 2 == 0 else reversed(order):
                 results[name][server.name].append(await _measure(server, measure))
+    if not only or "idle" in only:
+        results["idle"] = {server.name: [await idle_memory(server, config)] for server in running.values()}
     return results
 
 

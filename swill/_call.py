@@ -14,6 +14,8 @@ Rules:
 3. Frames are produced by the sans-I/O protocol, which refuses an illegal sequence; a handler
    that breaks a rule gets a `RuntimeError` and the call ends with `INTERNAL`.
 4. A streamed response holds each value it took from the handler until there is credit for it.
+5. What the call sends, with its outgoing hooks, is the `Responder`'s (`swill/_responder.py`);
+   what it receives is `Incoming`'s (`swill/_incoming.py`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from ._errors import Code, Error
 from ._hooks import run_chain, run_each, run_hooks
 from ._incoming import Incoming
 from ._registry import Invoke
-from ._request import Metadata, Request, Response, StreamingRequest
+from ._request import Request, Response, StreamingRequest
+from ._responder import Responder
 from ._telemetry import traced
 from ._validation import InvalidData
 
@@ -52,8 +55,6 @@ logger: Final = logging.getLogger("swill")
 access_logger: Final = logging.getLogger("swill.access")
 _END: Final = object()
 
-YIELD_EVERY: Final = 16
-"""A streamed response yields to the event loop at least once per this many messages."""
 
 current_deadline: Final[contextvars.ContextVar[float | None]] = contextvars.ContextVar(
     "swill.current_deadline", default=None
@@ -112,19 +113,15 @@ class ServerCall:
     __slots__ = (
         "_abort",
         "_consumed",
-        "_credit",
         "_data",
         "_deadline_hit",
         "_decoded",
         "_grant_every",
         "_incoming",
-        "_leading_done",
         "_serving",
         "_stats",
         "_stop_requested",
         "_task",
-        "_trailing_done",
-        "_unsent_leading",
         "cancelled",
         "closed",
         "deadline",
@@ -133,7 +130,7 @@ class ServerCall:
         "link",
         "metadata",
         "request",
-        "response",
+        "responder",
         "spec",
     )
 
@@ -156,11 +153,6 @@ class ServerCall:
         self.closed = False  # cancelled by CLOSE or a lost connection: nothing may be sent
         self._abort: Error | None = None
         self._data = opened.data
-        self._credit: anyio.Event | None = None
-        self._leading_done = False
-        self._trailing_done = False
-        self._unsent_leading: dict[str, Any] | None = None
-        self.response: Response | None = None
         self._incoming: Incoming | None = None
         self._consumed = 0
         self._decoded = 0  # messages of a streamed request decoded so far: the next one's index
@@ -172,7 +164,9 @@ class ServerCall:
             self._grant_every = max(1, window // 2)
             if opened.data is not None:
                 self.on_message(opened.data)
+        self.responder = Responder(link, self.id, self.hooks, self._stats, self.deadline, self._check_deadline)
         self.request: _BaseRequest = self._make_request()
+        self.responder.request = self.request
 
     def _make_request(self) -> _BaseRequest:
         cls = StreamingRequest if self.spec.request_stream else Request
@@ -197,8 +191,7 @@ class ServerCall:
             self._incoming.end()
 
     def on_credit(self) -> None:
-        if self._credit is not None:
-            self._credit.set()
+        self.responder.on_credit()
 
     def cancel(self) -> None:
         """The client sent CLOSE or went away: stop, and send nothing more."""
@@ -253,7 +246,7 @@ class ServerCall:
                 self.cancelled = True
                 error = Error(Code.DEADLINE_EXCEEDED, "the call's deadline passed")
             if error is not None and not self.closed:
-                await self._send_error(request, error)
+                await self.responder.fail(error, functools.partial(self._map_error, request))
             # The final frame is written here, outside the call's cancel scope: nothing can cancel
             # the write, so it may go out from this task, without a hop to the writer.
             await self.link.write_now()
@@ -268,7 +261,7 @@ class ServerCall:
             # The request and the response point back at the call: drop the call's end of those
             # cycles, so that reference counting frees a finished call, not the cyclic collector.
             del self.request
-            self.response = None
+            self.responder.request = self.responder.response = None
         return error
 
     async def _serve(self, request: _BaseRequest) -> Error | None:
@@ -346,14 +339,14 @@ class ServerCall:
         spec = self.spec
         args: tuple[Any, ...] = (request,)
         if spec.takes_response:
-            self.response = Response(self)
-            args = (request, self.response)
+            response = self.responder.response = Response(self.responder)
+            args = (request, response)
         invoke = spec.invoke
         if invoke is Invoke.ASYNC:
-            await self._send_response(request, await spec.endpoint(*args))
+            await self.responder.respond(await spec.endpoint(*args))
         elif invoke is Invoke.THREAD:
             call = functools.partial(spec.endpoint, *args)
-            await self._send_response(request, await anyio.to_thread.run_sync(call, abandon_on_cancel=True))
+            await self.responder.respond(await anyio.to_thread.run_sync(call, abandon_on_cancel=True))
         elif invoke is Invoke.THREAD_GEN:
             await self._stream(request, _in_thread(spec.endpoint(*args)))
         elif invoke is Invoke.ASYNC_ITER:
@@ -362,15 +355,16 @@ class ServerCall:
             await self._stream(request, spec.endpoint(*args))
 
     async def _stream(self, request: _BaseRequest, items: AsyncIterator[Any]) -> None:
+        send = self.responder.message
         try:
             async for item in items:
-                await self._send_message(request, item)
+                await send(item)
         finally:
             aclose = getattr(items, "aclose", None)
             if aclose is not None:
                 with anyio.CancelScope(shield=True):
                     await aclose()
-        await self._send_end(request)
+        await self.responder.end()
 
     # Incoming messages.
 
@@ -438,116 +432,11 @@ class ServerCall:
         finally:
             self._decoded += 1
 
-    # Outgoing frames.
-
-    async def _leading(self, request: _BaseRequest) -> dict[str, Any] | None:
-        """Run the leading-metadata chain (once) and return what to send, `None` for nothing."""
-        self._leading_done = True
-        if self.response is None and not self.hooks.before_leading_metadata:
-            return None
-        metadata: dict[str, Any] = self.response.leading_metadata if self.response else Metadata()
-        if self.hooks.before_leading_metadata:
-            metadata = await run_chain(self.hooks.before_leading_metadata, request, metadata)
-        if self.response is not None:
-            self.response.leading_metadata.seal("leading")
-        return metadata or None
-
-    async def send_leading_metadata(self, *, explicit: bool = False) -> None:
-        if self._leading_done:
-            raise RuntimeError(
-                "leading metadata was already sent (send_leading_metadata() may be awaited once, "
-                "before the first message)"
-            )
-        metadata = await self._leading(self.request)
-        if metadata:
-            self.link.frames.send_metadata(self.id, metadata)
-            await self.link.flush()
-
-    async def _trailing(self, request: _BaseRequest, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        self._trailing_done = True
-        if self.response is None and not extra and not self.hooks.before_trailing_metadata:
-            return None
-        metadata: dict[str, Any] = self.response.trailing_metadata if self.response else Metadata()
-        if extra:
-            metadata = {**metadata, **extra}
-        if self.hooks.before_trailing_metadata:
-            metadata = await run_chain(self.hooks.before_trailing_metadata, request, metadata)
-        if self.response is not None:
-            self.response.trailing_metadata.seal("trailing")
-        return metadata
-
-    async def _send_message(self, request: _BaseRequest, message: Any) -> None:
-        if not self._leading_done:  # hooks run in time order: leading metadata goes out first
-            await self.send_leading_metadata()
-        if self.hooks.before_response_message:
-            message = await run_chain(self.hooks.before_response_message, request, message)
-        protocol = self.link.frames
-        if not protocol.can_send_data(self.id):
-            waited = time.perf_counter()
-            while not protocol.can_send_data(self.id):
-                self._credit = anyio.Event()
-                await self._credit.wait()
-            self._stats[4] += time.perf_counter() - waited
-        link = self.link
-        if link.buffered_bytes > link.high_water:
-            await link.room()  # whatever the credit: the socket is behind
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            await self._check_deadline()
-        stats = self._stats
-        stats[1] += 1
-        stats[3] += protocol.send_data(self.id, message)
-        link.wake_writer()
-        if stats[1] % YIELD_EVERY == 0:
-            # A handler that never awaits (`for row in rows: yield row`) must not keep the loop:
-            # the writer, the other calls and connections, and CLOSE or a deadline get their turn.
-            await anyio.lowlevel.checkpoint()
-
     async def _check_deadline(self) -> None:
         """Let a passed deadline stop the call before it sends, not at its next checkpoint."""
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self._deadline_hit = self._stop_requested = True
             raise asyncio.CancelledError  # caught by _serve, as the timer's would be
-
-    async def _send_end(self, request: _BaseRequest) -> None:
-        if not self._leading_done:
-            await self.send_leading_metadata()
-        trailing = await self._trailing(request)
-        if self.link.buffered_bytes > self.link.high_water:
-            await self.link.room()
-        self.link.frames.send_end(self.id, trailing)  # written by run(), outside the scope
-
-    async def _send_response(self, request: _BaseRequest, result: Any) -> None:
-        hooks = self.hooks
-        leading = None if self._leading_done else await self._leading(request)
-        self._unsent_leading = leading  # sent before the ERROR if what follows fails
-        if hooks.before_response_message:
-            result = await run_chain(hooks.before_response_message, request, result)
-        trailing = await self._trailing(request)
-        if self.link.buffered_bytes > self.link.high_water:
-            await self.link.room()
-        await self._check_deadline()
-        stats = self._stats
-        stats[1] += 1
-        stats[3] += self.link.frames.send_response(self.id, result, leading, trailing)
-
-    async def _send_error(self, request: _BaseRequest, error: Error) -> None:
-        protocol = self.link.frames
-        if not protocol.is_open(self.id):
-            return  # the call already ended
-        trailing: dict[str, Any] | None = None
-        try:
-            leading = await self._leading(request) if not self._leading_done else self._unsent_leading
-            if leading:
-                protocol.send_metadata(self.id, leading)
-            if not self._trailing_done:
-                trailing = await self._trailing(request, error.metadata)
-        except Exception as exc:
-            error = await self._map_error(request, exc)
-            trailing = None
-        if self.link.buffered_bytes > self.link.high_water:
-            await self.link.room()  # returns once the connection is closed, too
-        if protocol.is_open(self.id):
-            protocol.send_error(self.id, error, trailing)
 
     async def _after_request(self, request: _BaseRequest, error: Error | None) -> None:
         if self.hooks.after_request:

@@ -10,6 +10,7 @@ from starlette.datastructures import State
 if TYPE_CHECKING:
     from ._call import ServerCall
     from ._connection import Connection
+    from ._responder import Responder
 
 __all__ = ["Metadata", "Request", "Response", "StreamingRequest"]
 
@@ -141,10 +142,10 @@ class Response:
     Declare a second parameter annotated `swill.Response` to get it.
     """
 
-    __slots__ = ("_call", "leading_metadata", "trailing_metadata")
+    __slots__ = ("_responder", "leading_metadata", "trailing_metadata")
 
-    def __init__(self, call: ServerCall) -> None:
-        self._call = call
+    def __init__(self, responder: Responder) -> None:
+        self._responder = responder
         self.leading_metadata: Metadata = Metadata()
         """Leading metadata: sent before the first message (or in RESPONSE for a single response)."""
         self.trailing_metadata: Metadata = Metadata()
@@ -156,4 +157,4 @@ class Response:
         Raises:
             RuntimeError: Leading metadata was already sent, or a message was.
         """
-        await self._call.send_leading_metadata(explicit=True)
+        await self._responder.send_leading_metadata(explicit=True)

@@ -1,0 +1,204 @@
+"""What a call sends: its frames, with their hooks, in the order the protocol allows.
+
+`ServerCall` runs a call (its hooks, its handler, its deadline); a `Responder` produces what the
+call sends, through the call's `CallLink`. Rules:
+
+1. Hooks run in time order and once per call: before_leading_metadata before the first frame
+   (METADATA, DATA or RESPONSE), before_response_message for each message, before_trailing_metadata
+   before the frame that ends the call.
+2. A DATA frame waits for the client's credit, then for room on the connection (whatever the
+   credit), and the stream yields to the loop at least every `YIELD_EVERY` messages: a handler that
+   never awaits can't keep the loop. Final frames wait for room too.
+3. The frame that ends the call is only queued here; the call writes it after its stoppable part.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import anyio.lowlevel
+
+from ._hooks import run_chain
+from ._request import Metadata
+
+if TYPE_CHECKING:
+    from ._call import CallLink
+    from ._errors import Error
+    from ._hooks import RouteHooks
+    from ._request import Response, _BaseRequest
+
+__all__ = ["YIELD_EVERY", "Responder"]
+
+YIELD_EVERY: Final = 16
+"""A streamed response yields to the event loop at least once per this many messages."""
+
+
+class Responder:
+    """The frames of one call, sent through `link`.
+
+    Args:
+        link: The call's connection.
+        id: The call id.
+        hooks: The outgoing hook chains that apply.
+        stats: The call's counters, shared: `[1]` messages and `[3]` bytes out, `[4]` seconds
+            waiting for credit.
+        deadline: The call's deadline (`time.monotonic()`), if it has one.
+        check_deadline: Stops the call when its deadline has passed: no frame may go then.
+    """
+
+    __slots__ = (
+        "_check_deadline",
+        "_credit",
+        "_leading_done",
+        "_trailing_done",
+        "_unsent_leading",
+        "deadline",
+        "hooks",
+        "id",
+        "link",
+        "request",
+        "response",
+        "stats",
+    )
+
+    def __init__(
+        self,
+        link: CallLink,
+        id: int,
+        hooks: RouteHooks,
+        stats: list[Any],
+        deadline: float | None,
+        check_deadline: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.deadline = deadline
+        self.link = link
+        self.id = id
+        self.hooks = hooks
+        self.stats = stats
+        self._check_deadline = check_deadline
+        self.request: _BaseRequest | None = None
+        self.response: Response | None = None
+        self._credit: anyio.Event | None = None
+        self._leading_done = False
+        self._trailing_done = False
+        self._unsent_leading: dict[str, Any] | None = None
+
+    def on_credit(self) -> None:
+        """The client granted credit."""
+        if self._credit is not None:
+            self._credit.set()
+
+    async def _leading(self) -> dict[str, Any] | None:
+        """Run the leading-metadata chain (once) and return what to send, `None` for nothing."""
+        self._leading_done = True
+        chain = self.hooks.before_leading_metadata
+        if self.response is None and not chain:
+            return None
+        metadata: dict[str, Any] = self.response.leading_metadata if self.response else Metadata()
+        if chain:
+            metadata = await run_chain(chain, self.request, metadata)
+        if self.response is not None:
+            self.response.leading_metadata.seal("leading")
+        return metadata or None
+
+    async def send_leading_metadata(self, *, explicit: bool = False) -> None:
+        """Send leading metadata now, in a METADATA frame (`Response.send_leading_metadata`)."""
+        if self._leading_done:
+            raise RuntimeError(
+                "leading metadata was already sent (send_leading_metadata() may be awaited once, "
+                "before the first message)"
+            )
+        metadata = await self._leading()
+        if metadata:
+            if self.link.buffered_bytes > self.link.high_water:
+                await self.link.room()
+            self.link.frames.send_metadata(self.id, metadata)
+            await self.link.flush()
+
+    async def _trailing(self, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        self._trailing_done = True
+        chain = self.hooks.before_trailing_metadata
+        if self.response is None and not extra and not chain:
+            return None
+        metadata: dict[str, Any] = self.response.trailing_metadata if self.response else Metadata()
+        if extra:
+            metadata = {**metadata, **extra}
+        if chain:
+            metadata = await run_chain(chain, self.request, metadata)
+        if self.response is not None:
+            self.response.trailing_metadata.seal("trailing")
+        return metadata
+
+    async def message(self, message: Any) -> None:
+        """Send one message of a streamed response."""
+        if not self._leading_done:  # hooks run in time order: leading metadata goes out first
+            await self.send_leading_metadata()
+        if self.hooks.before_response_message:
+            message = await run_chain(self.hooks.before_response_message, self.request, message)
+        link = self.link
+        frames = link.frames
+        if not frames.can_send_data(self.id):
+            waited = time.perf_counter()
+            while not frames.can_send_data(self.id):
+                self._credit = anyio.Event()
+                await self._credit.wait()
+            self.stats[4] += time.perf_counter() - waited
+        if link.buffered_bytes > link.high_water:
+            await link.room()  # whatever the credit: the socket is behind
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            await self._check_deadline()
+        stats = self.stats
+        stats[1] += 1
+        stats[3] += frames.send_data(self.id, message)
+        link.wake_writer()
+        if stats[1] % YIELD_EVERY == 0:
+            # A handler that never awaits (`for row in rows: yield row`) must not keep the loop:
+            # the writer, the other calls and connections, and CLOSE or a deadline get their turn.
+            await anyio.lowlevel.checkpoint()
+
+    async def end(self) -> None:
+        """End a streamed response: END_OF_STREAM with the trailing metadata."""
+        if not self._leading_done:
+            await self.send_leading_metadata()
+        trailing = await self._trailing()
+        if self.link.buffered_bytes > self.link.high_water:
+            await self.link.room()
+        self.link.frames.send_end(self.id, trailing)
+
+    async def respond(self, result: Any) -> None:
+        """Send the single response, with leading and trailing metadata in it."""
+        leading = None if self._leading_done else await self._leading()
+        self._unsent_leading = leading  # sent before the ERROR if what follows fails
+        if self.hooks.before_response_message:
+            result = await run_chain(self.hooks.before_response_message, self.request, result)
+        trailing = await self._trailing()
+        if self.link.buffered_bytes > self.link.high_water:
+            await self.link.room()
+        await self._check_deadline()
+        stats = self.stats
+        stats[1] += 1
+        stats[3] += self.link.frames.send_response(self.id, result, leading, trailing)
+
+    async def fail(self, error: Error, map_error: Callable[[Exception], Awaitable[Error]]) -> None:
+        """End the call with ERROR (after the leading metadata, if none went yet); an outgoing
+        metadata hook that raises changes the error, through `map_error`."""
+        frames = self.link.frames
+        if not frames.is_open(self.id):
+            return  # the call already ended
+        trailing: dict[str, Any] | None = None
+        try:
+            leading = await self._leading() if not self._leading_done else self._unsent_leading
+            if leading:
+                frames.send_metadata(self.id, leading)
+            if not self._trailing_done:
+                trailing = await self._trailing(error.metadata)
+        except Exception as exc:
+            error = await map_error(exc)
+            trailing = None
+        if self.link.buffered_bytes > self.link.high_water:
+            await self.link.room()  # returns once the connection is closed, too
+        if frames.is_open(self.id):
+            frames.send_error(self.id, error, trailing)
