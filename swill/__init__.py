@@ -8,6 +8,7 @@ from ._app import Router, Swill
 from ._connection import Connection
 from ._declared import DeclaredError
 from ._errors import Code, Error
+from ._integers import Int64, SafeInt
 from ._request import Request, Response, StreamingRequest
 from ._topics import Subscription, Topic, TopicEvent
 from ._validation import ValidatedStruct, validator
@@ -20,9 +21,11 @@ __all__ = [
     "Connection",
     "DeclaredError",
     "Error",
+    "Int64",
     "Request",
     "Response",
     "Router",
+    "SafeInt",
     "StreamingRequest",
     "Subscription",
     "SubscriptionEvent",

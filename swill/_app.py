@@ -19,6 +19,7 @@ from ._asgi import ConnectionHandler
 from ._connection import Connection
 from ._declared import DeclaredError
 from ._hooks import CONNECTION_HOOKS, ConnectionHooks, HookRegistry, RouteHooks
+from ._integers import safe_integer_rules
 from ._origins import local_origins_from_environment, origin_refusal
 from ._protocol import SUBPROTOCOL, Settings
 from ._registry import RESERVED_PREFIX, HandlerSpec, spec_from_function
@@ -43,6 +44,8 @@ class Route:
 
     spec: HandlerSpec
     hooks: RouteHooks
+    check_response: Callable[[Any], None] | None = None
+    """Raises `UnsafeInteger` for a message with an int typed as a number beyond ±(2^53 - 1)."""
 
     @property
     def request_stream(self) -> bool:
@@ -193,6 +196,9 @@ class Swill(_Handlers):
         local_origins: Also accept pages on `http://localhost:<any port>` (127.0.0.1, [::1]) when
             the connection is made to a loopback host, for a frontend dev server. `None`: on only
             under `swill run --dev`. It never accepts anything on a server reached by its name.
+        safe_integers: Type every plain `int` of requests and responses as a JavaScript `number`
+            (not `number | bigint`), held to ±(2^53 - 1): a request beyond is `INVALID_ARGUMENT`,
+            a response beyond fails the call on the server. `swill.Int64` keeps an int 64-bit.
         max_message_size: The largest message accepted, in bytes (inclusive).
         max_concurrent_calls: Open calls allowed per connection.
         client_window: The credit a client gets for each streamed request (messages).
@@ -214,6 +220,7 @@ class Swill(_Handlers):
         playground: bool = True,
         allowed_origins: Sequence[str] | None = None,
         local_origins: bool | None = None,
+        safe_integers: bool = False,
         max_message_size: int = 1 << 20,
         max_concurrent_calls: int = 100,
         client_window: int = 16,
@@ -232,6 +239,7 @@ class Swill(_Handlers):
         self.playground = playground
         self.allowed_origins = None if allowed_origins is None else list(allowed_origins)
         self.local_origins = local_origins_from_environment() if local_origins is None else local_origins
+        self.safe_integers = safe_integers
         self.settings = Settings(
             max_message_size=max_message_size,
             max_concurrent_calls=max_concurrent_calls,
@@ -415,7 +423,8 @@ class Swill(_Handlers):
                 hooks = joined[key] = RouteHooks.join(chain)
             if spec.name != name:  # a router's handler: `request.rpc`, errors and logs use the full name
                 spec = dataclasses.replace(spec, name=name)
-            routes[name] = Route(spec, hooks)
+            spec, check_response = safe_integer_rules(spec, safe_integers=self.safe_integers)
+            routes[name] = Route(spec, hooks, check_response)
         return routes
 
     def include_router(self, router: Router) -> None:

@@ -164,7 +164,9 @@ class ServerCall:
             self._grant_every = max(1, window // 2)
             if opened.data is not None:
                 self.on_message(opened.data)
-        self.responder = Responder(link, self.id, self.hooks, self._stats, self.deadline, self._check_deadline)
+        self.responder = Responder(
+            link, self.id, self.hooks, self._stats, self.deadline, self._check_deadline, route.check_response
+        )
         self.request: _BaseRequest = self._make_request()
         self.responder.request = self.request
 

@@ -38,6 +38,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from ._decoding import decoding, field_types
+from ._integers import MAX_SAFE_INTEGER, is_int64, typed_as_number
 from ._request import Request
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ logger = logging.getLogger("swill")
 
 INTROSPECT: Final = "swill.introspect"
 REF_PREFIX: Final = "#/schemas/"
-MAX_SAFE_INTEGER: Final = 2**53 - 1
 
 _CLASS_TYPES: Final = (mi.StructType, mi.DataclassType, mi.TypedDictType, mi.NamedTupleType)
 _BYTES_TYPES: Final = (mi.BytesType, mi.ByteArrayType, mi.MemoryViewType)
@@ -79,7 +79,8 @@ def install(app: Swill) -> None:
 
 def describe(app: Swill) -> dict[str, Any]:
     """The introspection document of `app`, whether it serves `swill.introspect` or not."""
-    return build_document(app.routes, topics=[topic.describe() for topic in _topics(app).values()])
+    topics = [topic.describe() for topic in _topics(app).values()]
+    return build_document(app.routes, topics=topics, safe_integers=getattr(app, "safe_integers", False))
 
 
 def _topics(app: Swill) -> dict[str, Any]:
@@ -87,12 +88,15 @@ def _topics(app: Swill) -> dict[str, Any]:
     return topics
 
 
-def build_document(routes: Mapping[str, Route], *, topics: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+def build_document(
+    routes: Mapping[str, Route], *, topics: Iterable[Mapping[str, Any]] = (), safe_integers: bool = False
+) -> dict[str, Any]:
     """The introspection document (docs/protocol.md, "Built-in rpcs") for a route table.
 
     Args:
         routes: Full rpc names to routes, as `Swill.routes` has them.
         topics: The app's topics, as `Topic.describe()` gives them.
+        safe_integers: The app's `safe_integers`: plain ints are JavaScript numbers (swill/_integers.py).
 
     Returns:
         `{"version", "schema_hash", "rpcs", "schemas", "topics"}`; plain data that encodes to
@@ -104,7 +108,7 @@ def build_document(routes: Mapping[str, Route], *, topics: Iterable[Mapping[str,
         types += [spec.request_codec.type, spec.response_type]
     declared = [error for spec in specs for error in spec.errors]
     types += [error.detail_type for error in declared]
-    schemas, components = schema_components(types)
+    schemas, components = schema_components(types, safe_integers=safe_integers)
     error_schemas = iter(schemas[2 * len(specs) :])
     rpcs = []
     for index, (name, spec) in enumerate(zip(routes, specs, strict=True)):
@@ -164,13 +168,15 @@ def split_doc(doc: str | None) -> tuple[str | None, str | None]:
     return " ".join(first.split()), rest.strip() or None
 
 
-def schema_components(types: Iterable[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def schema_components(
+    types: Iterable[Any], *, safe_integers: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """MessagePack-true JSON Schemas for `types`, and the shared schemas they `$ref`.
 
     Like `msgspec.json.schema_components(types, ref_template="#/schemas/{name}")`, with the
     differences the module docstring lists. A type no schema can describe gets `{}`.
     """
-    builder = _SchemaBuilder()
+    builder = _SchemaBuilder(safe_integers)
     infos = [builder.type_info(tp) for tp in types]
     for info in infos:
         builder.collect(info)
@@ -202,7 +208,8 @@ def _literal_orders(tp: Any, orders: dict[frozenset[Any], tuple[Any, ...]], seen
 class _SchemaBuilder:
     """Collects shared types, names them, then writes schemas (msgspec's `_SchemaGenerator`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, safe_integers: bool = False) -> None:
+        self.safe_integers = safe_integers
         self.classes: dict[Any, mi.Type] = {}
         self.names: dict[Any, str] = {}
         self.sources: dict[str, dict[str, dict[str, str]]] = {}  # module: class: field: doc
@@ -262,6 +269,7 @@ class _SchemaBuilder:
 
     def schema(self, t: mi.Type, *, ref: bool = True) -> dict[str, Any]:
         schema: dict[str, Any] = {}
+        int64 = is_int64(t)
         while isinstance(t, mi.Metadata):
             schema = _merge(schema, t.extra_json_schema or {})
             t = t.type
@@ -272,6 +280,8 @@ class _SchemaBuilder:
             return {**schema, **self.union(t)}
         if isinstance(t, _CLASS_TYPES):
             return self.class_schema(t, schema)
+        if isinstance(t, mi.IntType):
+            return _merge(_int_schema(t, typed_as_number(t, int64=int64, safe_integers=self.safe_integers)), schema)
         return _merge(self.plain(t), schema)
 
     def plain(self, t: mi.Type) -> dict[str, Any]:
@@ -280,8 +290,6 @@ class _SchemaBuilder:
             return {"type": "null"}
         if isinstance(t, mi.BoolType):
             return {"type": "boolean"}
-        if isinstance(t, mi.IntType):
-            return _int_schema(t)
         if isinstance(t, mi.FloatType):
             return _bounds({"type": "number"}, t)
         if isinstance(t, mi.StrType):
@@ -529,12 +537,17 @@ def _bounds(schema: dict[str, Any], t: mi.IntType | mi.FloatType) -> dict[str, A
     return schema
 
 
-def _int_schema(t: mi.IntType) -> dict[str, Any]:
+def _int_schema(t: mi.IntType, number: bool) -> dict[str, Any]:
+    """An int typed as a JavaScript number, or `int64` (swill/_integers.py, rule 1). A plain int that
+    `safe_integers` makes a number shows the bounds it is held to."""
     schema = _bounds({"type": "integer"}, t)
-    low = t.ge if t.gt is None else t.gt + 1
-    high = t.le if t.lt is None else t.lt - 1
-    if low is None or high is None or low < -MAX_SAFE_INTEGER or high > MAX_SAFE_INTEGER:
+    if not number:
         schema["x-msgpack"] = "int64"
+        return schema
+    if t.ge is None and t.gt is None:
+        schema["minimum"] = -MAX_SAFE_INTEGER
+    if t.le is None and t.lt is None:
+        schema["maximum"] = MAX_SAFE_INTEGER
     return schema
 
 

@@ -47,10 +47,13 @@ class Responder:
             waiting for credit.
         deadline: The call's deadline (`time.monotonic()`), if it has one.
         check_deadline: Stops the call when its deadline has passed: no frame may go then.
+        check_message: Raises for a message that must not be sent: an int beyond what the
+            clients were promised (swill/_integers.py); `None` when there is nothing to check.
     """
 
     __slots__ = (
         "_check_deadline",
+        "_check_message",
         "_credit",
         "_leading_done",
         "_trailing_done",
@@ -72,7 +75,9 @@ class Responder:
         stats: list[Any],
         deadline: float | None,
         check_deadline: Callable[[], Awaitable[None]],
+        check_message: Callable[[Any], None] | None = None,
     ) -> None:
+        self._check_message = check_message
         self.deadline = deadline
         self.link = link
         self.id = id
@@ -138,6 +143,8 @@ class Responder:
             await self.send_leading_metadata()
         if self.hooks.before_response_message:
             message = await run_chain(self.hooks.before_response_message, self.request, message)
+        if self._check_message is not None:
+            self._check_message(message)
         link = self.link
         frames = link.frames
         if not frames.can_send_data(self.id):
@@ -174,6 +181,8 @@ class Responder:
         self._unsent_leading = leading  # sent before the ERROR if what follows fails
         if self.hooks.before_response_message:
             result = await run_chain(self.hooks.before_response_message, self.request, result)
+        if self._check_message is not None:
+            self._check_message(result)
         trailing = await self._trailing()
         if self.link.buffered_bytes > self.link.high_water:
             await self.link.room()

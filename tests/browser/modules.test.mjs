@@ -192,6 +192,14 @@ describe("schema", () => {
     assert.deepEqual(schema.fields(schemas, { $ref: "#/schemas/Point" }).map((f) => `${f.name}${f.required ? "" : "?"}`), ["x", "y?"]);
   });
 
+  test("an int held to what a JavaScript number holds (safe_integers) is checked and labelled so", () => {
+    const safe = { type: "integer", minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+    assert.deepEqual(schema.constraints(schemas, safe), ["±(2^53 − 1)"]);
+    assert.deepEqual(problems(safe, 2n ** 60n), ["$: Expected `int` <= 9007199254740991"]);
+    assert.deepEqual(problems(safe, -(2n ** 60n)), ["$: Expected `int` >= -9007199254740991"]);
+    assert.deepEqual(problems(safe, 2 ** 52), []);
+  });
+
   test("examples fit their schemas", () => {
     for (const s of [{ $ref: "#/schemas/Pet" }, { $ref: "#/schemas/Point" }, tagged, { type: "integer", exclusiveMinimum: 0, multipleOf: 5 }, { type: "string", pattern: "^[a-z][a-z0-9-]*$" }]) {
       assert.deepEqual(problems(s, schema.example(schemas, s)), [], JSON.stringify(s));

@@ -14,7 +14,8 @@ import msgspec
 import pytest
 
 import swill
-from swill._introspect import MAX_SAFE_INTEGER, schema_components
+from swill._integers import MAX_SAFE_INTEGER
+from swill._introspect import schema_components
 
 from . import catalog
 

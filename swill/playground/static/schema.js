@@ -137,9 +137,12 @@ export function constraints(schemas, schema) {
     }
     return low !== undefined ? `${unit} ≥ ${low}` : high !== undefined ? `${unit} ≤ ${high}` : undefined;
   };
-  if (s.minimum !== undefined) out.push(`≥ ${s.minimum}`);
+  // Swill(safe_integers=True) holds plain ints to what a JavaScript number holds exactly.
+  const safe = s.type === "integer" && s.minimum === -Number.MAX_SAFE_INTEGER && s.maximum === Number.MAX_SAFE_INTEGER;
+  if (safe) out.push("±(2^53 − 1)");
+  if (s.minimum !== undefined && !safe) out.push(`≥ ${s.minimum}`);
   if (s.exclusiveMinimum !== undefined) out.push(`> ${s.exclusiveMinimum}`);
-  if (s.maximum !== undefined) out.push(`≤ ${s.maximum}`);
+  if (s.maximum !== undefined && !safe) out.push(`≤ ${s.maximum}`);
   if (s.exclusiveMaximum !== undefined) out.push(`< ${s.exclusiveMaximum}`);
   if (s.multipleOf !== undefined) out.push(`multiple of ${s.multipleOf}`);
   const isBytes = s["x-msgpack"] === "bin";
