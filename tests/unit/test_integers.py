@@ -92,3 +92,11 @@ def test_without_the_setting_only_bounded_ints_are_checked() -> None:
 def test_types_without_ints_typed_as_numbers_need_no_check() -> None:
     for tp in (str, list[str], bytes, Any, swill.Int64, dict[str, swill.Int64], float):
         assert unsafe_integer_check(tp, safe_integers=True) is None
+
+
+class Bounded(msgspec.Struct):
+    qty: Annotated[int, at.Ge(0), at.Le(10)]  # annotated-types bounds: a number, as the schema says
+
+
+def test_class_fields_with_annotated_types_bounds_are_numbers() -> None:
+    assert problem(Bounded, Bounded(BIG), safe_integers=False) == "$.qty"
