@@ -2,6 +2,7 @@
 
 - `swill`: a `swill.Swill` app with four handlers: `add` (unary, typed), `echo` (unary, bytes),
   `count` (server streaming) and `firehose` (server streaming 1 KiB rows without ever awaiting).
+- `swill-metrics`: the `swill` app with Prometheus metrics on (`swill.metrics`, at /metrics).
 - `bare`: a bare Starlette WebSocket endpoint that answers the same frames doing the minimum: it
   decodes each frame with msgspec and encodes the reply. It speaks just enough of docs/protocol.md for
   the load generator (HELLO, RESPONSE, DATA, END_OF_STREAM) and ignores flow control.
@@ -65,6 +66,17 @@ def _make_swill_app() -> swill.Swill:
 
 swill_app: Final = _make_swill_app()
 
+
+def _make_swill_metrics_app() -> swill.Swill:
+    """The same app with Prometheus metrics on (`swill.metrics`), served at /metrics."""
+    from prometheus_client import CollectorRegistry
+
+    from swill.metrics import Metrics
+
+    app = _make_swill_app()
+    Metrics(app, path="/metrics", registry=CollectorRegistry())
+    return app
+
 _HELLO: Final = msgspec.msgpack.encode(
     [
         8,
@@ -108,7 +120,7 @@ async def _bare_endpoint(websocket: WebSocket) -> None:
 
 bare_app: Final = Starlette(routes=[WebSocketRoute("/ws", _bare_endpoint)])
 
-APPS: Final[dict[str, Any]] = {"swill": swill_app, "bare": bare_app}
+APPS: Final[dict[str, Any]] = {"swill": swill_app, "bare": bare_app, "swill-metrics": _make_swill_metrics_app}
 
 
 def _exit(signum: int, frame: object) -> None:
@@ -123,8 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http", default="auto")
     parser.add_argument("--profile", metavar="PATH", help="run under cProfile, write stats to PATH")
     args = parser.parse_args(argv)
+    app = APPS[args.app]
     config = uvicorn.Config(
-        APPS[args.app],
+        app() if args.app == "swill-metrics" else app,
         host="127.0.0.1",
         loop=args.loop,
         ws=args.ws,

@@ -60,6 +60,8 @@ __all__ = ["Config", "Server", "main", "render_table", "run"]
 HERE: Final = Path(__file__).resolve().parent
 APPS_SCRIPT: Final = HERE / "apps.py"
 MiB: Final = 1 << 20
+METRICS: Final = "swill+metrics"
+"""The label of the app with Prometheus metrics on (`--metrics`)."""
 
 _encode: Final = msgspec.msgpack.Encoder().encode
 _decode: Final = msgspec.msgpack.Decoder().decode
@@ -205,11 +207,13 @@ def servers(
     variants: dict[str, str] | None = None,
     profile: str | None = None,
     py_spy: str | None = None,
+    metrics: bool = False,
 ) -> Iterator[dict[str, Server]]:
     """Start the servers, by label: `swill`, `bare`, and one more Swill server for each variant
     (label → a directory holding another copy of the `swill` package, put first on PYTHONPATH).
     The `swill` server runs under cProfile when `profile` names a file for the stats, and py-spy
-    samples it into `py_spy` (collapsed stacks) when that names one."""
+    samples it into `py_spy` (collapsed stacks) when that names one. With `metrics`, also the same
+    app with Prometheus metrics on, as `swill+metrics`."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pin = config.pin and len(cpus) >= 2
     if pin:
@@ -221,6 +225,8 @@ def servers(
         started["bare"] = Server("bare", config, cpu=cpu)
         for label, path in (variants or {}).items():
             started[label] = Server("swill", config, cpu=cpu, label=label, pythonpath=path)
+        if metrics:
+            started[METRICS] = Server("swill-metrics", config, cpu=cpu, label=METRICS)
         yield started
     finally:
         for server in started.values():
@@ -496,9 +502,10 @@ def run(
     variants: dict[str, str] | None = None,
     profile: str | None = None,
     py_spy: str | None = None,
+    metrics: bool = False,
 ) -> Results:
     """Start the servers (see `servers`), run the rounds, stop them."""
-    with servers(config, variants, profile=profile, py_spy=py_spy) as running:
+    with servers(config, variants, profile=profile, py_spy=py_spy, metrics=metrics) as running:
         with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
             return runner.run(run_rounds(running, config, only))
 
@@ -778,6 +785,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also serve the swill package found in PATH, in the same rounds (A/B of a patch)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also serve the app with Prometheus metrics on (swill+metrics), in the same rounds",
+    )
     parser.add_argument("--verbose", action="store_true", help="also print every round's figures")
     parser.add_argument(
         "--hostile",
@@ -809,11 +821,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- Run time: {time.perf_counter() - started:.0f} s.")
         return 0
     variants = dict(variant.split("=", 1) for variant in args.variant)
-    results = run(config, tuple(args.only), variants, args.profile, args.py_spy)
+    results = run(config, tuple(args.only), variants, args.profile, args.py_spy, metrics=args.metrics)
     print(render_table(results, config))
-    if variants:
+    if variants or args.metrics:
         print()
-        print(render_variants(results, config, list(variants)))
+        print(render_variants(results, config, [*variants, *([METRICS] if args.metrics else [])]))
     print()
     print(render_notes(results, config))
     print(f"- Run time: {time.perf_counter() - started:.0f} s.")

@@ -27,6 +27,8 @@ from ._registry import RESERVED_PREFIX, HandlerSpec, spec_from_function
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
+    from ._call import ServerCall
+    from ._observe import Observer
     from ._topics import Topic
 
 __all__ = ["Route", "Router", "Swill"]
@@ -258,6 +260,8 @@ class Swill(_Handlers):
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
         self._topics: dict[str, Topic[Any]] = {}
+        self.observer: Observer | None = None
+        """Told when each call starts and ends (swill/_observe.py); `swill.metrics` sets it."""
         if introspection:
             from ._introspect import install
 
@@ -278,6 +282,20 @@ class Swill(_Handlers):
     def _hooks_changed(self) -> None:
         self._routes = None
         self._connection_hooks = None
+
+    @property
+    def topics(self) -> Mapping[str, Topic[Any]]:
+        """The app's topics, by name."""
+        return self._topics
+
+    def open_calls(self) -> list[ServerCall]:
+        """The calls open now, on every connection (a copy), for observers such as metrics."""
+        handlers = list(self._handlers_by_connection.values())
+        return [call for handler in handlers for call in list(handler.calls.values())]
+
+    def add_route(self, route: BaseRoute) -> None:
+        """Serve a Starlette route next to the endpoint, as `routes=` does (e.g. `/metrics`)."""
+        self._asgi.router.routes.append(route)
 
     def before_connection(self, fn: F) -> F:
         """Run `fn(connection)` when a handshake arrives, before accept; raise `swill.Error` to refuse."""

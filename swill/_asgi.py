@@ -109,6 +109,7 @@ class ConnectionHandler:
         self._written = anyio.Event()
         self._scope: anyio.CancelScope | None = None
         self.traced = tracing_configured()
+        self.observer = app.observer
 
     async def run(self) -> None:
         message = await self._receive()

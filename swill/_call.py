@@ -46,6 +46,7 @@ from ._validation import InvalidData
 if TYPE_CHECKING:
     from ._app import Route
     from ._connection import Connection
+    from ._observe import Observer
     from ._protocol import CallOpened
     from ._request import _BaseRequest
 
@@ -89,6 +90,8 @@ class CallLink(Protocol):
     connection: Connection
     """The public view of the connection, for `Request.connection`, logs and spans."""
     traced: bool
+    observer: Observer | None
+    """Told when each call ends (`Swill.observer`, read when the connection opened)."""
     high_water: int
 
     @property
@@ -169,6 +172,12 @@ class ServerCall:
         )
         self.request: _BaseRequest = self._make_request()
         self.responder.request = self.request
+
+    @property
+    def stats(self) -> list[Any]:
+        """Counts so far: messages in, messages out, bytes in, bytes out, seconds spent waiting
+        for credit. Read-only, for observers."""
+        return self._stats
 
     def _make_request(self) -> _BaseRequest:
         cls = StreamingRequest if self.spec.request_stream else Request
@@ -258,6 +267,9 @@ class ServerCall:
                 with anyio.CancelScope(shield=True):
                     await self._after_request(request, error)
             self.link.call_done(self)
+            observer = self.link.observer  # metrics (swill/_observe.py), or None
+            if observer is not None:
+                observer.call_ended(self, error, time.perf_counter() - started, self._stats)
             if access_logger.isEnabledFor(logging.INFO):
                 self._log_access(error, time.perf_counter() - started)
             # The request and the response point back at the call: drop the call's end of those

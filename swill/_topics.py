@@ -99,6 +99,9 @@ class Topic(Generic[T]):
         self.history = history
         self.codec: TypeCodec[T] = TypeCodec(type)
         self.rpcs: list[str] = []
+        self.dropped = 0
+        """Values this process dropped for slow subscribers: pushed out of a `latest` queue, or
+        left in a `fifo` queue that fell behind (the `swill_topic_dropped_total` metric)."""
         self._broker = broker
         self._queues: set[_Queue] = set()
         broker.attach(self)
@@ -217,6 +220,8 @@ class _Queue:
         self.waiter: asyncio.Future[None] | None = None
 
     def put(self, entry: Entry) -> None:
+        if len(self.items) == self.items.maxlen:
+            self.topic.dropped += 1  # `latest`: appending pushes the oldest out
         self.items.append(entry)
         if self.fifo and self.timer is None and len(self.items) >= self.topic.queue_size:
             self.timer = asyncio.get_running_loop().call_later(self.topic.max_lag, self._lagged)
@@ -238,6 +243,7 @@ class _Queue:
     def _lagged(self) -> None:
         self.timer = None
         topic = self.topic
+        topic.dropped += len(self.items)
         self.fail(
             Error(
                 Code.RESOURCE_EXHAUSTED,

@@ -66,3 +66,20 @@ def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_a_fireh
         [row] = [line for line in table if line.startswith(f"| {label} |")]
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert all(re.fullmatch(rf"-?{NUMBER}", cell) for cell in cells[1:]), row
+
+
+def test_with_metrics_the_table_compares_the_app_with_metrics_on_and_off() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--metrics", "--only", "calls"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "| metric | swill | swill+metrics | swill+metrics / swill |" in lines
+    [row] = [line for line in lines if line.startswith("| unary calls/s") and line.count("|") == 5]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert re.fullmatch(NUMBER, cells[1]) and re.fullmatch(NUMBER, cells[2]), row
+    assert re.fullmatch(rf"{NUMBER}x", cells[3]), row
