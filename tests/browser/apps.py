@@ -12,7 +12,7 @@ from starlette.routing import Mount
 import swill
 from examples.playground import make_app
 
-__all__ = ["TOKEN", "Ended", "demo", "flooding", "guarded", "mounted"]
+__all__ = ["TOKEN", "Ended", "demo", "flooding", "guarded", "live", "mounted"]
 
 TOKEN = "s3cret"
 
@@ -72,3 +72,11 @@ def flooding() -> swill.Swill:
             yield {"i": i, "square": i * i}
 
     return app
+
+
+def live() -> tuple[swill.Swill, swill.Topic[int]]:
+    """An app exposing one topic, `ticks`: a resumable stream (fifo, the last 100 values kept)."""
+    app = swill.Swill(__name__)
+    ticks = app.topic("ticks", int, policy="fifo", history=100)
+    app.expose(ticks)
+    return app, ticks

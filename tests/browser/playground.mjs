@@ -429,6 +429,34 @@ const scenarios = {
     await editor(page).press("Control+Enter");
     await statusIs(page, "OK");
   },
+
+  /** A resumable stream: shown live, and it resumes by itself on the restarted server. */
+  async live(page) {
+    await open(page, "ticks");
+    assert.equal(await page.locator(".rpc-view .chip-live").isVisible(), true);
+    for (let i = 0; i < 3; i++) {
+      await ask("publish");
+    }
+    await typeMessage(page, "0"); // the values after id 0: the three kept in the topic's history
+    await editor(page).press("Control+Enter");
+    await statusIs(page, "Live");
+    await waitCount(page, ".rpc-view .timeline .event-received", 3);
+    assert.match(await textOf(events(page, "received").nth(2)), /event #3/);
+    await ask("restart the server");
+    // The page re-opens the stream by itself, on whatever connection it gets next: publish until
+    // an event arrives from the new server (each wait bounded).
+    for (let i = 0; i < 80 && (await events(page, "received").count()) < 4; i++) {
+      await ask("publish");
+      const fourth = ([s, n]) => document.querySelectorAll(s).length >= n;
+      await page.waitForFunction(fourth, [".rpc-view .timeline .event-received", 4], { timeout: 500 }).catch(() => undefined);
+    }
+    assert.equal(await events(page, "received").count() >= 4, true, "no event after the restart");
+    assert.match(await textOf(events(page, "received").nth(3)), /event #\d+/);
+    await statusIs(page, "Live");
+    await shot(page, "live-resumed");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await statusIs(page, "CANCELLED");
+  },
 };
 
 // Screenshots for docs/playground.md: a few views of the demo app, in both themes.

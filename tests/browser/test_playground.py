@@ -8,6 +8,7 @@ to act on the server (stop it, start it again, check how a call ended) with a `@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 import swill
 
 from ..conftest import LiveServer
-from .apps import demo, flooding, guarded, mounted
+from .apps import demo, flooding, guarded, live, mounted
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -162,6 +163,35 @@ def test_reconnect_after_the_server_restarts(live_server: Callable[..., LiveServ
         for server in restarted:
             server.stop()
     assert restarted, "the scenario never asked for the server to start again"
+
+
+def test_a_live_stream_resumes_after_the_server_restarts(live_server: Callable[..., LiveServer]) -> None:
+    app, topic = live()
+    servers, topics = [live_server(app)], [topic]
+    port = servers[0].port
+    values = iter(range(1, 1000))
+
+    def handle(request: str) -> None:
+        if request == "publish":
+            published = topics[-1].publish(next(values))
+            asyncio.run_coroutine_threadsafe(published, servers[-1].server_loop).result(5)
+        elif request == "restart the server":
+            servers[-1].stop()
+            again, ticks = live()  # in memory: the topic's ids begin again
+            server = LiveServer(again)
+            server.config.port = port  # the page reconnects to the address it knows
+            server.start()
+            servers.append(server)
+            topics.append(ticks)
+        else:
+            raise AssertionError(request)
+
+    try:
+        run_scenario("live", origin(servers[0]), handle)
+    finally:
+        for server in servers[1:]:
+            server.stop()
+    assert len(servers) == 2, "the scenario never asked for a restart"
 
 
 def test_docs_screenshots(live_server: Callable[..., LiveServer]) -> None:

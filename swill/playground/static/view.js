@@ -28,11 +28,16 @@ const KIND_HINTS = {
   bidi: "Open the stream with the first message, send more while responses arrive, end the stream when done.",
 };
 
+const LIVE_HINT =
+  "A live stream: send the id of the last event you saw (null for new ones only). It resumes by itself, after the last event shown, when the connection drops or the server restarts.";
+
 export class RpcView {
   constructor(rpc) {
     this.rpc = rpc;
     this.streamsRequest = rpc.kind === "client_stream" || rpc.kind === "bidi";
     this.streamsResponse = rpc.kind === "server_stream" || rpc.kind === "bidi";
+    // A resumable stream (PROTOCOL.md section 7b) is shown live, through client.subscribe().
+    this.resumable = rpc.resumable === true && rpc.kind === "server_stream";
     /** @type {import("./client.js").Call | undefined} */
     this.active = undefined;
     this.build();
@@ -53,7 +58,7 @@ export class RpcView {
       h(
         "header",
         { class: "rpc-header" },
-        h("div", { class: "rpc-title-row" }, h("h1", { class: "rpc-title", id: `title-${id}` }, rpc.name), kindBadge(rpc.kind), rpc.builtin ? h("span", { class: "chip" }, "built-in") : null),
+        h("div", { class: "rpc-title-row" }, h("h1", { class: "rpc-title", id: `title-${id}` }, rpc.name), kindBadge(rpc.kind), this.resumable ? h("span", { class: "chip chip-live", title: "Resumable: re-opens by itself after a lost connection" }, "live") : null, rpc.builtin ? h("span", { class: "chip" }, "built-in") : null),
         h("p", { class: "rpc-summary" }, rpc.summary || rpc.doc ? richText(rpc.summary ?? rpc.doc) : h("span", { class: "muted" }, "No docstring.")),
         doc,
       ),
@@ -148,7 +153,7 @@ export class RpcView {
           h("div", { class: "input-unit" }, this.timeout, h("span", { class: "unit", id: `timeout-${id}-unit` }, "ms")),
         ),
       ),
-      h("p", { class: "hint" }, KIND_HINTS[this.rpc.kind]),
+      h("p", { class: "hint" }, this.resumable ? LIVE_HINT : KIND_HINTS[this.rpc.kind]),
       h("div", { class: "actions" }, this.buttons.call, this.buttons.send, this.buttons.end, this.buttons.cancel, this.buttons.anyway),
     );
   }
@@ -333,7 +338,7 @@ export class RpcView {
   async start(value, text, metadata, timeoutMs, replay) {
     const rpc = this.rpc;
     this.resetTimeline();
-    const call = state.client.open(rpc.name, value, { metadata, timeoutMs });
+    const call = this.resumable ? this.subscription(value, metadata) : state.client.open(rpc.name, value, { metadata, timeoutMs });
     this.active = call;
     this.sentTexts = [text];
     this.ended = false;
@@ -341,7 +346,7 @@ export class RpcView {
     this.updateButtons();
     this.timeline.add("sent", this.streamsRequest ? "message #1" : "request", value);
     this.sentCount = 1;
-    this.setStatus("running", this.streamsResponse || this.streamsRequest ? "Streaming" : "Waiting");
+    this.setStatus("running", this.resumable ? "Live" : this.streamsResponse || this.streamsRequest ? "Streaming" : "Waiting");
     const ticks = setInterval(() => this.tick(call), 250);
     try {
       if (replay !== undefined) {
@@ -360,6 +365,32 @@ export class RpcView {
     }
   }
 
+  /**
+   * A resumable stream's events, as a call-like object: iterating it yields each event's value
+   * (after a row saying what was missed, when something was); cancel() stops it.
+   */
+  subscription(after, metadata) {
+    const controller = new AbortController();
+    const events = state.client.subscribe(this.rpc.name, { after: typeof after === "number" ? after : null, signal: controller.signal, metadata });
+    const view = this;
+    return {
+      leadingMetadata: undefined,
+      trailingMetadata: undefined,
+      cancel: (reason) => controller.abort(new SwillError("CANCELLED", reason)),
+      async *[Symbol.asyncIterator]() {
+        for await (const event of events) {
+          if (event.restarted) {
+            view.timeline.add("info", "restarted", `the ids began again at ${event.id}: the server lost its state`);
+          } else if (event.missed > 0) {
+            view.timeline.add("info", `missed ${event.missed}`, `${event.missed} event${event.missed === 1 ? "" : "s"} skipped before #${event.id}`);
+          }
+          view.lastEventId = event.id;
+          yield event.value;
+        }
+      },
+    };
+  }
+
   /** Show the call's messages as they come, then how it ended. */
   async read(call) {
     for await (const message of call) {
@@ -369,7 +400,8 @@ export class RpcView {
       if (this.messages.length > MAX_ROWS) {
         this.messages.shift(); // what Copy copies is what is on screen
       }
-      this.timeline.add("received", this.streamsResponse ? `message #${this.received}` : "response", message);
+      const label = this.resumable ? `event #${this.lastEventId}` : this.streamsResponse ? `message #${this.received}` : "response";
+      this.timeline.add("received", label, message);
     }
     this.leading(call);
     this.trailing(call);
