@@ -23,12 +23,17 @@ export interface ServerOptions {
   readonly site?: string;
   /** The topics' broker URL (`redis://...`); default in memory. */
   readonly broker?: string;
+  /** Serve test/server/auth_app.py (credentials checked by `@app.authenticate`). */
+  readonly auth?: boolean;
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   const args = [launcher, "--port", String(options.port ?? 0)];
   if (options.site !== undefined) {
     args.push("--site", options.site);
+  }
+  if (options.auth === true) {
+    args.push("--app", "auth");
   }
   const env = options.broker === undefined ? process.env : { ...process.env, SWILL_TEST_BROKER: options.broker };
   const child = spawn(python, args, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
