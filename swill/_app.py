@@ -102,10 +102,20 @@ class _Handlers(HookRegistry):
         fn: Callable[..., Any],
         *,
         name: str | None = None,
-        builtin: bool = False,
         errors: Iterable[type[DeclaredError[Any]]] = (),
     ) -> HandlerSpec:
         """Register `fn` as a handler (what `@handle()` does)."""
+        return self._add_handler(fn, name=name, errors=errors)
+
+    def _add_handler(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        builtin: bool = False,
+        errors: Iterable[type[DeclaredError[Any]]] = (),
+    ) -> HandlerSpec:
+        """`add_handler`, for Swill's own rpcs too (`builtin`: under the reserved `swill.`)."""
         spec = spec_from_function(fn, name or fn.__name__, builtin=builtin, errors=errors)
         self._check_unique(spec.name, spec)
         self.handlers[spec.name] = spec
@@ -116,34 +126,34 @@ class _Handlers(HookRegistry):
         """Serve `router`'s handlers as `<prefix>.<name>`, with its request hooks after ours."""
         if router is self:
             raise ValueError("a router can't include itself")
-        for name, spec, _ in router.walk(f"{router.prefix}.", ()):
+        for name, spec, _ in router._walk(f"{router.prefix}.", ()):
             self._check_unique(name, spec)
         self.routers.append(router)
         router._parents.append(self)
         self._hooks_changed()
 
-    def find(self, name: str) -> HandlerSpec | None:
+    def _find(self, name: str) -> HandlerSpec | None:
         """The handler served as `name` below this registry, if any."""
         spec = self.handlers.get(name)
         for router in self.routers:
             if spec is None and name.startswith(f"{router.prefix}."):
-                spec = router.find(name[len(router.prefix) + 1 :])
+                spec = router._find(name[len(router.prefix) + 1 :])
         return spec
 
-    def served_as(self, name: str) -> Iterator[tuple[_Handlers, str]]:
+    def _served_as(self, name: str) -> Iterator[tuple[_Handlers, str]]:
         """Each registry that serves a handler named `name` here, with the name it has there."""
         yield self, name
 
     def _check_unique(self, name: str, spec: HandlerSpec) -> None:
         # Wherever the new handler is served (routers may be included already), no other may be.
-        for registry, full_name in self.served_as(name):
-            existing = registry.find(full_name)
+        for registry, full_name in self._served_as(name):
+            existing = registry._find(full_name)
             if existing is not None:
                 raise ValueError(
                     f"rpc {full_name!r} is registered twice: {existing.function_name} and {spec.function_name}"
                 )
 
-    def walk(
+    def _walk(
         self, prefix: str, chain: tuple[HookRegistry, ...]
     ) -> Iterator[tuple[str, HandlerSpec, tuple[HookRegistry, ...]]]:
         """Every handler below, with its full name and the hook registries that apply, outer first."""
@@ -151,7 +161,7 @@ class _Handlers(HookRegistry):
         for name, spec in self.handlers.items():
             yield (f"{prefix}{name}", spec, chain)
         for router in self.routers:
-            yield from router.walk(f"{prefix}{router.prefix}.", chain)
+            yield from router._walk(f"{prefix}{router.prefix}.", chain)
 
 
 class Router(_Handlers):
@@ -177,10 +187,10 @@ class Router(_Handlers):
         for parent in self._parents:
             parent._hooks_changed()
 
-    def served_as(self, name: str) -> Iterator[tuple[_Handlers, str]]:
+    def _served_as(self, name: str) -> Iterator[tuple[_Handlers, str]]:
         yield self, name
         for parent in self._parents:
-            yield from parent.served_as(f"{self.prefix}.{name}")
+            yield from parent._served_as(f"{self.prefix}.{name}")
 
 
 class Swill(_Handlers):
@@ -420,7 +430,7 @@ class Swill(_Handlers):
     # The route table, joined once.
 
     @property
-    def routes(self) -> Mapping[str, Route]:
+    def rpcs(self) -> Mapping[str, Route]:
         """Every rpc by name, with the hooks that apply to it."""
         if self._routes is None:
             self._routes = self._build_routes()
@@ -429,7 +439,7 @@ class Swill(_Handlers):
     def _build_routes(self) -> dict[str, Route]:
         routes: dict[str, Route] = {}
         joined: dict[tuple[int, ...], RouteHooks] = {}
-        for name, spec, chain in self.walk("", ()):
+        for name, spec, chain in self._walk("", ()):
             existing = routes.get(name)
             if existing is not None:
                 raise ValueError(
@@ -472,14 +482,14 @@ class Swill(_Handlers):
         finally:
             self._handlers_by_connection.pop(handler.connection, None)
 
-    def check_handshake(self, connection: Connection) -> str | None:
+    def _check_handshake(self, connection: Connection) -> str | None:
         """Why a handshake is refused before accept (HTTP 403), or `None` to go on."""
         offered = connection.subprotocols
         if offered and SUBPROTOCOL not in offered:
             return f"subprotocol {SUBPROTOCOL} not offered"
         return None
 
-    def check_origin(self, connection: Connection) -> str | None:
+    def _check_origin(self, connection: Connection) -> str | None:
         """Why a handshake's `Origin` is refused (accept, then close with 4403 and this reason), or
         `None` to go on."""
         headers = connection.headers

@@ -88,7 +88,7 @@ class ConnectionHandler:
         self._send = send
         self.connection = Connection(scope, self)
         chain = app.connection_hooks.authenticate
-        self.protocol = ServerProtocol(app.routes, app.settings, check_auth=bool(chain))
+        self.protocol = ServerProtocol(app.rpcs, app.settings, check_auth=bool(chain))
         self.authenticator = Authenticator(self, chain, app.auth_timeout) if chain else None
         self.calls: dict[int, ServerCall] = {}
         self._idle = anyio.Event()
@@ -115,12 +115,12 @@ class ConnectionHandler:
         message = await self._receive()
         if message["type"] != "websocket.connect":
             return
-        refusal = self.app.check_handshake(self.connection)
+        refusal = self.app._check_handshake(self.connection)
         if refusal is not None:
             logger.info("refused connection from %s: %s", _peer(self.connection), refusal)
             await self._send({"type": "websocket.close", "code": 1008, "reason": refusal})
             return
-        refusal = self.app.check_origin(self.connection)
+        refusal = self.app._check_origin(self.connection)
         if refusal is not None:
             logger.info("refused connection from %s: %s", _peer(self.connection), refusal)
             await self._send(self._accept_message())
@@ -291,7 +291,7 @@ class ConnectionHandler:
 
     def _open(self, event: CallOpened) -> None:
         """The one place a call starts (its end is `call_done`)."""
-        call = ServerCall(self, self.app.routes[event.rpc], event)
+        call = ServerCall(self, self.app.rpcs[event.rpc], event)
         self.calls[event.id] = call
         if self._idle.is_set():
             self._idle = anyio.Event()

@@ -68,19 +68,19 @@ def install(app: Swill) -> None:
 
     async def introspect(request: Request[None]) -> dict[str, Any]:
         """Describe every rpc this server serves, with MessagePack-true JSON Schemas."""
-        routes, topics = app.routes, list(_topics(app))
+        routes, topics = app.rpcs, list(_topics(app))
         if built[0] is not routes or built[1] != topics:
             built[:] = [routes, topics, describe(app)]
         document: dict[str, Any] = built[2]
         return document
 
-    app.add_handler(introspect, name=INTROSPECT, builtin=True)
+    app._add_handler(introspect, name=INTROSPECT, builtin=True)
 
 
 def describe(app: Swill) -> dict[str, Any]:
     """The introspection document of `app`, whether it serves `swill.introspect` or not."""
     topics = [topic.describe() for topic in _topics(app).values()]
-    return build_document(app.routes, topics=topics, safe_integers=getattr(app, "safe_integers", False))
+    return build_document(app.rpcs, topics=topics, safe_integers=getattr(app, "safe_integers", False))
 
 
 def _topics(app: Swill) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def build_document(
     """The introspection document (docs/protocol.md, "Built-in rpcs") for a route table.
 
     Args:
-        routes: Full rpc names to routes, as `Swill.routes` has them.
+        routes: Full rpc names to routes, as `Swill.rpcs` has them.
         topics: The app's topics, as `Topic.describe()` gives them.
         safe_integers: The app's `safe_integers`: plain ints are JavaScript numbers (swill/_integers.py).
 

@@ -149,7 +149,7 @@ def test_the_class_carries_what_introspection_reads() -> None:
         pass
 
     assert (Subclass.error_name, Subclass.error_code) == ("Subclass", swill.Code.FAILED_PRECONDITION)
-    assert app.routes["shop.watch"].spec.errors == (OutOfStock,)
+    assert app.rpcs["shop.watch"].spec.errors == (OutOfStock,)
 
 
 @pytest.mark.parametrize(

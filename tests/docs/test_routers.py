@@ -18,7 +18,7 @@ def users(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_names() -> None:
-    assert set(routers.app.routes) == {"ping", "users.get", "users.create", "users.admin.delete", "swill.introspect"}
+    assert set(routers.app.rpcs) == {"ping", "users.get", "users.create", "users.admin.delete", "swill.introspect"}
 
 
 async def test_calls_and_the_nested_routers_hook(serve: Callable[..., str]) -> None:

@@ -30,8 +30,8 @@ def test_nested_routers_prefix_their_names() -> None:
     users.include_router(admin)
     app.include_router(users)
     app.handle(name="ping")(a)
-    assert set(app.routes) == {"ping", "users.get", "users.admin.delete"}
-    assert app.routes["users.admin.delete"].spec.name == "users.admin.delete"
+    assert set(app.rpcs) == {"ping", "users.get", "users.admin.delete"}
+    assert app.rpcs["users.admin.delete"].spec.name == "users.admin.delete"
 
 
 def clash(first: str, second: str) -> re.Pattern[str]:

@@ -45,7 +45,7 @@ def test_document_over_the_wire_is_the_apps(live_server: Callable[..., LiveServe
 def test_every_rpc_is_described_with_kind_docs_and_schemas() -> None:
     document = describe(catalog.app)
     rpcs = {rpc["name"]: rpc for rpc in document["rpcs"]}
-    assert set(rpcs) == set(catalog.app.routes)
+    assert set(rpcs) == set(catalog.app.rpcs)
     assert {"chat.echo", "pets.adopt"} <= set(rpcs)  # routers' handlers, under their prefix
     kinds = {name: (rpc["kind"], rpc["request"]["stream"], rpc["response"]["stream"]) for name, rpc in rpcs.items()}
     assert kinds["add"] == ("unary", False, False)
@@ -112,7 +112,7 @@ def test_introspection_false_removes_the_rpc(live_server: Callable[..., LiveServ
     async def add(request: swill.Request[tuple[int, int]]) -> int:
         return request.data[0] + request.data[1]
 
-    assert "swill.introspect" not in app.routes
+    assert "swill.introspect" not in app.rpcs
     with pytest.raises(swill.Error) as refused:
         load_document(live_server(app).url)
     assert refused.value.code is swill.Code.UNIMPLEMENTED
@@ -182,7 +182,7 @@ def test_schema_hash_tells_when_generated_code_is_stale() -> None:
 def test_schema_hash_leaves_out_builtin_rpcs() -> None:
     app = make_app(int)
     without = swill.Swill(introspection=False)
-    without.add_handler(app.routes["get"].spec.endpoint)
+    without.add_handler(app.rpcs["get"].spec.endpoint)
     assert describe(without)["schema_hash"] == describe(app)["schema_hash"]
 
 
@@ -227,7 +227,7 @@ def test_literal_and_enum_values_are_listed_in_declaration_order() -> None:
     async def place(request: swill.Request[Order]) -> Literal["queued", "done"]:
         return "done"
 
-    document = build_document(app.routes)
+    document = build_document(app.rpcs)
     schemas = document["schemas"]
     assert schemas["Size"]["enum"] == ["small", "medium", "large"]
     fields = schemas["Order"]["properties"]

@@ -367,7 +367,7 @@ def test_registering_leaves_the_users_classes_as_they_were() -> None:
         assert cls.__annotations__ == written  # "Positive", not Annotated[int, Gt(0), Meta(gt=0)]
         now = {k: v for k, v in vars(cls).items() if k != "__msgspec_cache__"}  # msgspec's, on any dataclass
         assert now == namespace  # no attribute added, replaced or dropped
-    [decoded] = app.routes["ship"].spec.request_codec.decode(encode([{"qty": 1, "boxes": [{"qty": 2}]}]))
+    [decoded] = app.rpcs["ship"].spec.request_codec.decode(encode([{"qty": 1, "boxes": [{"qty": 2}]}]))
     assert type(decoded) is UntouchedStruct and type(decoded.boxes[0]) is Untouched
     assert decoded == UntouchedStruct(qty=1, boxes=[Untouched(qty=2)])
     assert pickle.loads(pickle.dumps(decoded)) == decoded  # the class is the importable one
