@@ -49,7 +49,7 @@ def make_app(*, safe_integers: bool) -> swill.Swill:
 
 
 def schemas(app: swill.Swill) -> dict[str, Any]:
-    return build_document(app.routes, safe_integers=app.safe_integers)
+    return build_document(app.rpcs, safe_integers=app.safe_integers)
 
 
 def test_plain_ints_are_numbers_in_the_schema_and_in_typescript() -> None:
