@@ -192,7 +192,7 @@ class Metrics:
         in neither; counters never go down for it (they keep the highest value reported).
         """
         open_calls = self.app.open_calls()
-        names = list(dict.fromkeys([*list(self.app.routes), *list(self._rpcs)]))
+        names = list(dict.fromkeys([*list(self.app.rpcs), *list(self._rpcs)]))
         rpcs: dict[str, dict[str, Any]] = {}
         for name in names:
             cell = self._rpcs.get(name) or _Rpc(len(self.buckets))
