@@ -9,12 +9,16 @@ import { build } from "esbuild";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
-import { type TestServer, startServer } from "../helpers/server.js";
+import { WebSocket } from "ws";
+
+import { Client } from "../../src/index.js";
+import { type TestServer, startRedis, startServer } from "../helpers/server.js";
 
 const entry = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "swill-browser-"));
 
 let server: TestServer;
+let bundle: string;
 let browser: BrowserContext;
 let page: Page;
 
@@ -22,7 +26,7 @@ beforeAll(async () => {
   if (!existsSync(entry)) {
     throw new Error("the browser test loads the built client: run `npm run build` first");
   }
-  const bundle = join(scratch, "client.js");
+  bundle = join(scratch, "client.js");
   await build({ entryPoints: [entry], bundle: true, format: "esm", platform: "browser", outfile: bundle });
   server = await startServer({ site: bundle });
   // A fresh profile: Playwright takes it as launchPersistentContext's --user-data-dir.
@@ -143,3 +147,48 @@ it("runs every call kind over the browser's WebSocket", async () => {
     opened: [expect.stringMatching(/^swill\//) as string],
   });
 }, 30_000);
+
+it("a subscription in the page survives its server being killed and restarted", async () => {
+  // Topics on Redis, so that the ids go on across the restart; a second process publishes while
+  // the page's server is down.
+  const redis = await startRedis();
+  let site = await startServer({ site: bundle, broker: redis.url });
+  const publisher = await startServer({ broker: redis.url });
+  const client = new Client(publisher.url, { WebSocket });
+  try {
+    await page.goto(site.url);
+    await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, null, { timeout: 10_000 });
+    await page.evaluate(async () => {
+      type Swill = typeof import("../../src/index.js");
+      const { Client } = (window as unknown as { swill: Swill }).swill;
+      const client = new Client("/rpc/ws", { retries: 1000, backoff: { initialDelayMs: 50, maxDelayMs: 250 } });
+      const seen: unknown[] = [];
+      (window as unknown as { seen: unknown[] }).seen = seen;
+      for (const value of [1, 2, 3]) {
+        await client.call("publish", ["ticks.fifo", value]);
+      }
+      void (async () => {
+        for await (const { id, value, missed, restarted } of client.subscribe("ticks.fifo", { after: 0 })) {
+          seen.push([id, value, missed, restarted]);
+        }
+      })();
+    });
+    const count = (n: number): Promise<unknown> =>
+      page.waitForFunction((m) => (window as unknown as { seen: unknown[] }).seen.length >= m, n, { timeout: 20_000 });
+    await count(3);
+    await site.stop("SIGKILL");
+    for (const value of [4, 5, 6]) {
+      await client.call("publish", ["ticks.fifo", value]);
+    }
+    site = await startServer({ site: bundle, broker: redis.url, port: site.port });
+    await count(6);
+    const seen = await page.evaluate(() => (window as unknown as { seen: unknown[] }).seen);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6].map((id) => [id, id, 0, false])); // nothing lost, nothing twice
+  } finally {
+    client.close();
+    await page.goto("about:blank");
+    await site.stop();
+    await publisher.stop();
+    await redis.stop();
+  }
+}, 60_000);
