@@ -282,3 +282,13 @@ def test_in_process_errors(url: str, capsys: pytest.CaptureFixture[str]) -> None
     assert run_main(capsys, "call", "ftp://x", "add")[0] == 2
     assert run_main(capsys, "call", url, "add", "-H", "no colon")[:2] == (2, "")
     assert run_main(capsys, "run", "tests.client.no_such_module:app")[0] == 2
+
+
+async def test_run_declines_permessage_deflate_unless_asked(served: list[Served]) -> None:
+    plain = Served("tests.client.app:app")
+    served.append(plain)
+    deflating = Served("tests.client.app:app", "--ws-per-message-deflate")
+    served.append(deflating)
+    for one, negotiated in ((plain, []), (deflating, ["permessage-deflate"])):
+        async with websockets.connect(one.url, compression="deflate") as ws:
+            assert [extension.name for extension in ws.protocol.extensions] == negotiated
