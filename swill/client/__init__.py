@@ -14,7 +14,8 @@ from ._asgi import ASGITransport
 from ._call import Call
 from ._client import DEFAULT_WINDOW, UNSET, Client, retry_delay
 from ._subscribe import SubscriptionEvent
-from ._transport import AsyncTransport, TransportClosed, TransportConnection, TransportError, WebSocketTransport
+from ._transport import AsyncTransport, TransportClosed, TransportConnection, TransportError
+from ._websocket import WebSocketTransport
 
 __all__ = [
     "DEFAULT_WINDOW",

@@ -34,7 +34,8 @@ from .._telemetry import inject_trace_context
 from ._call import Call, decoder_for
 from ._connection import NO_CREDENTIALS, Connection
 from ._subscribe import SubscriptionEvent, subscribe
-from ._transport import AsyncTransport, TransportError, WebSocketTransport
+from ._transport import AsyncTransport, TransportError
+from ._websocket import WebSocketTransport
 
 if TYPE_CHECKING:
     from types import TracebackType
