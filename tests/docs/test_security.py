@@ -126,7 +126,3 @@ async def test_token_in_a_header_with_the_python_client(url: str, monkeypatch: p
         names = {"swill": swill, "token": "t0k3n-bob"}
         await run_python_block("security.md", 'headers={"Authorization"', replace=replace, **names)
     assert printed.getvalue() == "bob\n"
-
-
-async def test_subprotocol_snippet(url: str) -> None:
-    await run_python_block("security.md", "bearer.{token}", websockets=websockets, url=url, token="t0k3n-ada")
