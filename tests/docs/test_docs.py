@@ -17,6 +17,7 @@ from .conftest import DOCS, PYTHON_BLOCK
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
 PAGES = sorted(DOCS.glob("*.md"))
+TS_TESTS = "clients/typescript/test/"
 SNIPPET = re.compile(r'^--8<-- "([^":]+)(?::[\w-]+)?"$', re.MULTILINE)
 
 
@@ -54,8 +55,15 @@ def test_included_examples_exist_and_are_tested() -> None:
     tests = "\n".join(path.read_text(encoding="utf-8") for path in Path(__file__).parent.glob("test_*.py"))
     for path in included:
         assert (ROOT / path).is_file(), path
+        if path.startswith(TS_TESTS) and path.endswith(".test.ts"):
+            continue  # itself a test: vitest runs every test/**/*.test.ts (vitest.config.ts)
         module = Path(path).stem
         assert re.search(rf"^from examples import .*\b{module}\b", tests, re.MULTILINE), f"no test runs {path}"
+
+
+def test_vitest_runs_the_typescript_files_pages_include() -> None:
+    config = (ROOT / "clients/typescript/vitest.config.ts").read_text(encoding="utf-8")
+    assert 'include: ["test/**/*.test.ts"]' in config
 
 
 def test_every_example_module_is_on_a_page() -> None:
