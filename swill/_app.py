@@ -23,6 +23,7 @@ from ._integers import safe_integer_rules
 from ._origins import local_origins_from_environment, origin_refusal
 from ._protocol import SUBPROTOCOL, Settings
 from ._registry import RESERVED_PREFIX, HandlerSpec, spec_from_function
+from ._validation import TypeCodec
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -208,6 +209,9 @@ class Swill(_Handlers):
         local_origins: Also accept pages on `http://localhost:<any port>` (127.0.0.1, [::1]) when
             the connection is made to a loopback host, for a frontend dev server. `None`: on only
             under `swill run --dev`. It never accepts anything on a server reached by its name.
+        forbid_unknown_fields: Refuse request data with fields its classes (Structs, dataclasses,
+            TypedDicts) do not have, in every request type, whatever each class says:
+            `INVALID_ARGUMENT` naming the field. Introspection shows `additionalProperties: false`.
         safe_integers: Type every plain `int` of requests and responses as a JavaScript `number`
             (not `number | bigint`), held to ±(2^53 - 1): a request beyond is `INVALID_ARGUMENT`,
             a response beyond fails the call on the server. `swill.Int64` keeps an int 64-bit.
@@ -232,6 +236,7 @@ class Swill(_Handlers):
         playground: bool = True,
         allowed_origins: Sequence[str] | None = None,
         local_origins: bool | None = None,
+        forbid_unknown_fields: bool = False,
         safe_integers: bool = False,
         max_message_size: int = 1 << 20,
         max_concurrent_calls: int = 100,
@@ -251,6 +256,7 @@ class Swill(_Handlers):
         self.playground = playground
         self.allowed_origins = None if allowed_origins is None else list(allowed_origins)
         self.local_origins = local_origins_from_environment() if local_origins is None else local_origins
+        self.forbid_unknown_fields = forbid_unknown_fields
         self.safe_integers = safe_integers
         self.settings = Settings(
             max_message_size=max_message_size,
@@ -451,6 +457,9 @@ class Swill(_Handlers):
                 hooks = joined[key] = RouteHooks.join(chain)
             if spec.name != name:  # a router's handler: `request.rpc`, errors and logs use the full name
                 spec = dataclasses.replace(spec, name=name)
+            if self.forbid_unknown_fields and not spec.builtin:
+                strict = TypeCodec(spec.request_type, forbid_unknown_fields=True)
+                spec = dataclasses.replace(spec, request_codec=strict)
             spec, check_response = safe_integer_rules(spec, safe_integers=self.safe_integers)
             routes[name] = Route(spec, hooks, check_response)
         return routes

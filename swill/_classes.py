@@ -121,9 +121,16 @@ def _key_getter(key: str) -> Callable[[Any], Any]:
 
 
 class ValidationTypes:
-    """Builds validation types (rule 1); one builder per declared type."""
+    """Builds validation types (rule 1); one builder per declared type.
 
-    def __init__(self) -> None:
+    Args:
+        forbid_unknown_fields: The app's `forbid_unknown_fields`: every class gets a twin, with
+            every field, that refuses fields the class does not have; the one case where a twin
+            is stricter than its class (rule 3).
+    """
+
+    def __init__(self, *, forbid_unknown_fields: bool = False) -> None:
+        self.strict = forbid_unknown_fields
         self.dry = True  # a first walk only finds whether any twin is needed: most types need none
         self.twins: dict[Hashable, Any] = {}  # class or alias: its twin, None while building it
         self.refs: list[Any] = []  # twins named by a ForwardRef, shared by every twin (rule 3)
@@ -167,6 +174,7 @@ class ValidationTypes:
         return origin[args if len(args) > 1 else args[0]]
 
     def _twin(self, tp: Any, cls: type) -> Any:
+        self.constrained |= self.strict  # refusing unknown fields is a check of every class
         if tp in self.twins:
             twin = self.twins[tp]
             if twin is None:  # a class inside itself: named until it exists (rule 3)
@@ -184,6 +192,8 @@ class ValidationTypes:
             self.twins[tp] = tp
             return tp
         config = _config(cls)
+        if self.strict:
+            config["forbid_unknown_fields"] = True
         every = config["array_like"] or config.get("forbid_unknown_fields", False)  # rule 4
         names = {f.name: _attribute(f.name, i) for i, f in enumerate(fields)}
         specs = {names[f.name]: spec for f in fields if (spec := self._field(f, every)) is not None}

@@ -345,19 +345,22 @@ class Decoding:
     check: Checker | None
 
 
-def decoding(tp: Any) -> Decoding:
+def decoding(tp: Any, *, forbid_unknown_fields: bool = False) -> Decoding:
     """The decode-time types of `tp` and the checks after decoding; built once per handler.
 
     Args:
         tp: The declared type: anything msgspec handles, with annotated-types constraints or
             `msgspec.Meta` anywhere inside.
+        forbid_unknown_fields: Refuse fields that a class of `tp` does not have, whatever the
+            class says (`Swill(forbid_unknown_fields=True)`).
 
     Returns:
         The `Decoding` of `tp`.
     """
     planner = _Planner()
     new, node = planner.walk(tp)
-    return Decoding(new, ValidationTypes().build(tp), planner.checker(node))
+    validation = ValidationTypes(forbid_unknown_fields=forbid_unknown_fields).build(tp)
+    return Decoding(new, validation, planner.checker(node))
 
 
 def class_checker(cls: type) -> Checker | None:

@@ -80,7 +80,12 @@ def install(app: Swill) -> None:
 def describe(app: Swill) -> dict[str, Any]:
     """The introspection document of `app`, whether it serves `swill.introspect` or not."""
     topics = [topic.describe() for topic in _topics(app).values()]
-    return build_document(app.rpcs, topics=topics, safe_integers=getattr(app, "safe_integers", False))
+    return build_document(
+        app.rpcs,
+        topics=topics,
+        safe_integers=getattr(app, "safe_integers", False),
+        forbid_unknown_fields=getattr(app, "forbid_unknown_fields", False),
+    )
 
 
 def _topics(app: Swill) -> dict[str, Any]:
@@ -89,7 +94,11 @@ def _topics(app: Swill) -> dict[str, Any]:
 
 
 def build_document(
-    routes: Mapping[str, Route], *, topics: Iterable[Mapping[str, Any]] = (), safe_integers: bool = False
+    routes: Mapping[str, Route],
+    *,
+    topics: Iterable[Mapping[str, Any]] = (),
+    safe_integers: bool = False,
+    forbid_unknown_fields: bool = False,
 ) -> dict[str, Any]:
     """The introspection document (docs/protocol.md, "Built-in rpcs") for a route table.
 
@@ -97,6 +106,7 @@ def build_document(
         routes: Full rpc names to routes, as `Swill.rpcs` has them.
         topics: The app's topics, as `Topic.describe()` gives them.
         safe_integers: The app's `safe_integers`: plain ints are JavaScript numbers (swill/_integers.py).
+        forbid_unknown_fields: The app's `forbid_unknown_fields`: no object takes other fields.
 
     Returns:
         `{"version", "schema_hash", "rpcs", "schemas", "topics"}`; plain data that encodes to
@@ -108,7 +118,9 @@ def build_document(
         types += [spec.request_codec.type, spec.response_type]
     declared = [error for spec in specs for error in spec.errors]
     types += [error.detail_type for error in declared]
-    schemas, components = schema_components(types, safe_integers=safe_integers)
+    schemas, components = schema_components(
+        types, safe_integers=safe_integers, forbid_unknown_fields=forbid_unknown_fields
+    )
     error_schemas = iter(schemas[2 * len(specs) :])
     rpcs = []
     for index, (name, spec) in enumerate(zip(routes, specs, strict=True)):
@@ -169,14 +181,14 @@ def split_doc(doc: str | None) -> tuple[str | None, str | None]:
 
 
 def schema_components(
-    types: Iterable[Any], *, safe_integers: bool = False
+    types: Iterable[Any], *, safe_integers: bool = False, forbid_unknown_fields: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """MessagePack-true JSON Schemas for `types`, and the shared schemas they `$ref`.
 
     Like `msgspec.json.schema_components(types, ref_template="#/schemas/{name}")`, with the
     differences the module docstring lists. A type no schema can describe gets `{}`.
     """
-    builder = _SchemaBuilder(safe_integers)
+    builder = _SchemaBuilder(safe_integers, forbid_unknown_fields)
     infos = [builder.type_info(tp) for tp in types]
     for info in infos:
         builder.collect(info)
@@ -208,8 +220,9 @@ def _literal_orders(tp: Any, orders: dict[frozenset[Any], tuple[Any, ...]], seen
 class _SchemaBuilder:
     """Collects shared types, names them, then writes schemas (msgspec's `_SchemaGenerator`)."""
 
-    def __init__(self, safe_integers: bool = False) -> None:
+    def __init__(self, safe_integers: bool = False, forbid_unknown_fields: bool = False) -> None:
         self.safe_integers = safe_integers
+        self.forbid_unknown_fields = forbid_unknown_fields
         self.classes: dict[Any, mi.Type] = {}
         self.names: dict[Any, str] = {}
         self.sources: dict[str, dict[str, dict[str, str]]] = {}  # module: class: field: doc
@@ -417,7 +430,7 @@ class _SchemaBuilder:
                 del schema["maxItems"]
             return schema
         schema.update(type="object", properties=dict(zip(names, fields, strict=True)), required=required)
-        if getattr(t, "forbid_unknown_fields", False):
+        if getattr(t, "forbid_unknown_fields", False) or self.forbid_unknown_fields:
             schema["additionalProperties"] = False
         return schema
 

@@ -44,6 +44,7 @@ class TypeCodec(Generic[T]):
     Args:
         tp: The declared type: anything msgspec handles, with annotated-types constraints or
             `msgspec.Meta` anywhere inside, and `ValidatedStruct` classes.
+        forbid_unknown_fields: Refuse fields a class does not have, in every class of `tp`.
 
     Attributes:
         type: `T` as msgspec decodes it: the annotated-types constraints of its type expression
@@ -58,8 +59,8 @@ class TypeCodec(Generic[T]):
     _validation: Any
     _validator: msgspec.msgpack.Decoder[Any] | None
 
-    def __new__(cls, tp: Any) -> TypeCodec[Any]:
-        found = decoding(tp)
+    def __new__(cls, tp: Any, *, forbid_unknown_fields: bool = False) -> TypeCodec[Any]:
+        found = decoding(tp, forbid_unknown_fields=forbid_unknown_fields)
         # A type with more to check than msgspec's decoding gets the subclass that checks it, so
         # that the plain `decode` stays the msgspec decoder call and nothing else.
         checked = found.validation is not None or found.check is not None
