@@ -220,7 +220,7 @@ class Swill(_Handlers):
         client_window: The credit a client gets for each streamed request (messages).
         drain_grace: Seconds open calls get to finish on shutdown (`drain()`).
         auth_timeout: Seconds a connection has to send credentials that pass `authenticate`
-            (PROTOCOL.md section 1b); only with an `authenticate` function.
+            (docs/protocol.md, "Credentials"); only with an `authenticate` function.
         broker: Where topics are shared: `None` for in-process, or a `redis://` URL.
         lifespan: A Starlette-style lifespan context manager factory, run with the app.
         routes: Extra Starlette routes to serve next to the endpoint.
@@ -329,7 +329,7 @@ class Swill(_Handlers):
         """Check credentials: run `fn(connection, credentials)` for each AUTH frame.
 
         With at least one such function, a connection's calls wait until an AUTH passes, within
-        `auth_timeout` seconds (PROTOCOL.md section 1b). The functions run in order, sync or
+        `auth_timeout` seconds (docs/protocol.md, "Credentials"). The functions run in order, sync or
         async; one that raises refuses the credentials, and the connection closes with 4401 and
         the error's message. Credentials that pass are `connection.credentials`; a later AUTH
         that passes replaces them without disturbing the calls.

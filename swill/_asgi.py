@@ -281,7 +281,7 @@ class ConnectionHandler:
             self.authenticator.received(event.credentials)
 
     async def auth_passed(self) -> None:
-        """Credentials passed: serve the calls that waited for them (PROTOCOL.md section 1b)."""
+        """Credentials passed: serve the calls that waited for them (docs/protocol.md, "Credentials")."""
         protocol = self.protocol
         if not protocol.authenticated:
             protocol.accept_auth()

@@ -1,4 +1,4 @@
-"""Checking a connection's credentials (PROTOCOL.md section 1b): the `authenticate` chain.
+"""Checking a connection's credentials (docs/protocol.md, "Credentials"): the `authenticate` chain.
 
 Rules:
 

@@ -27,8 +27,8 @@ class Connection:
         id: Unique within the process and across restarts of it (`"<pid>-<n>"`).
         scope: The ASGI scope of the handshake.
         state: A namespace for the application, e.g. the authenticated user.
-        credentials: The last credentials that passed `app.authenticate` (PROTOCOL.md section
-            1b); `None` before, or when the app checks none.
+        credentials: The last credentials that passed `app.authenticate` (docs/protocol.md,
+            "Credentials"); `None` before, or when the app checks none.
     """
 
     __slots__ = ("_handler", "_http", "credentials", "id", "scope", "state")

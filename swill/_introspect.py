@@ -135,7 +135,7 @@ def build_document(
             "request": {"stream": spec.request_stream, "schema": schemas[2 * index]},
             "response": {"stream": spec.response_stream, "schema": schemas[2 * index + 1]},
         }
-        if is_resumable(spec):  # PROTOCOL.md section 7b: clients may subscribe to it
+        if is_resumable(spec):  # docs/protocol.md, "Resumable streams": clients may subscribe to it
             rpc["resumable"] = True
         if spec.errors:  # declared errors (swill/_declared.py): name, code, doc, the detail's schema
             rpc["errors"] = [{**error.describe(), "schema": next(error_schemas)} for error in spec.errors]
@@ -148,7 +148,7 @@ def build_document(
 
 
 def is_resumable(spec: HandlerSpec) -> bool:
-    """Whether an rpc is a resumable stream (PROTOCOL.md section 7b): it takes the last event id
+    """Whether an rpc is a resumable stream (docs/protocol.md, "Resumable streams"): it takes the last event id
     seen (or `nil`) and streams `TopicEvent`s, as `app.expose` topics do."""
     from ._topics import TopicEvent
 

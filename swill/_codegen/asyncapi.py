@@ -8,7 +8,7 @@ Rules:
    `<rpc>.response` (`send`: METADATA, RESPONSE or DATA / END_OF_STREAM, ERROR and the rpc's
    declared errors, CREDIT for a streamed request). Connection frames (HELLO, PING, PONG, GOAWAY,
    AUTH, ERROR on id 0) get the pair `connection.receive` / `connection.send`.
-2. Every message is one frame (PROTOCOL.md section 2), `application/msgpack`: its payload is the
+2. Every message is one frame (docs/protocol.md, "Frames"), `application/msgpack`: its payload is the
    frame's array, with the rpc's request or response schema in the `data` slot. The envelope's
    parts (ids, metadata, options, codes) are schemas described once, under `components.schemas`.
 3. Payload schemas are AsyncAPI's default format (JSON Schema draft 07), converted from the
@@ -46,7 +46,7 @@ _CODES: Final = [
     "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
 ]  # fmt: skip
 
-# The envelope, described once (PROTOCOL.md section 2).
+# The envelope, described once (docs/protocol.md, "Frames").
 _ENVELOPE: Final[dict[str, Any]] = {
     "swill.CallId": {
         "type": "integer",

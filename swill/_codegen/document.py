@@ -46,7 +46,7 @@ class Rpc:
     errors: list[dict[str, Any]] = field(default_factory=list)
     """Declared errors: `{"name", "code", "doc", "schema"}` each (docs/errors.md)."""
     resumable: bool = False
-    """A resumable stream (PROTOCOL.md section 7b): clients may `subscribe` to it."""
+    """A resumable stream (docs/protocol.md, "Resumable streams"): clients may `subscribe` to it."""
 
     @property
     def doc(self) -> str | None:

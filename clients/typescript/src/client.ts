@@ -9,10 +9,10 @@
  *    calls fail with `UNAVAILABLE`.
  * 2. After a lost connection (or one drained by GOAWAY) the client dials again in the background
  *    (`reconnect`), so that `open` / `close` / `reconnecting` events track the server.
- * 3. A 44xx close is a refusal (PROTOCOL.md section 6): no automatic reconnect. New calls fail
- *    with the refusal's code until `connect()` is called again. The one exception: with `auth`,
- *    a 4401 is followed by one more `auth()` and an immediate reconnect; a second 4401 in a row
- *    (no call served in between) is final.
+ * 3. A 44xx close is a refusal (docs/protocol.md, "Malformed frames, limits and refusals"): no
+ *    automatic reconnect. New calls fail with the refusal's code until `connect()` is called
+ *    again. The one exception: with `auth`, a 4401 is followed by one more `auth()` and an
+ *    immediate reconnect; a second 4401 in a row (no call served in between) is final.
  * 4. Credentials: `auth()` is called before every connection attempt and its value goes in AUTH,
  *    the first frame of the connection. An `auth()` that throws fails the attempt with
  *    `UNAUTHENTICATED` and that message, and the dial stops there. Credentials never go into the
@@ -236,7 +236,7 @@ export class Client {
   }
 
   /**
-   * Iterate the events of a resumable stream (PROTOCOL.md section 7b), re-opening it by itself,
+   * Iterate the events of a resumable stream (docs/protocol.md, "Resumable streams"), re-opening it by itself,
    * with the last id delivered, after a lost connection, GOAWAY or `UNAVAILABLE`; any other error
    * ends the iteration with that error. Each event says what was `missed` just before it, and
    * whether the ids `restarted`. Leaving the loop (or aborting `signal`) cancels the stream.

@@ -6,7 +6,7 @@
  * 1. Every message goes to the core, and every event of the core to the call it names; whatever
  *    the core queued is written at once. No frame is decoded, counted or judged here.
  * 2. With credentials, AUTH is the first frame, sent as soon as the socket opens. Calls start as
- *    soon as the socket is open, without waiting for HELLO (PROTOCOL.md section 1a); the server's
+ *    soon as the socket is open, without waiting for HELLO (docs/protocol.md, "HELLO and GOAWAY"); the server's
  *    first frame must be HELLO, and its settings bound what is sent from then on.
  * 3. A connection that received GOAWAY (or whose ids are used up) takes no new calls and closes
  *    once its last call ends.
@@ -100,7 +100,7 @@ export class Connection implements CallLink {
 
   /**
    * Open a WebSocket to `url` and send `credentials` in AUTH (when given). Resolves once the
-   * socket is open: calls may start before HELLO (PROTOCOL.md section 1a), which `hello` awaits.
+   * socket is open: calls may start before HELLO (docs/protocol.md, "HELLO and GOAWAY"), which `hello` awaits.
    *
    * @throws SwillError `UNAVAILABLE` when it can't connect, or the refusal's code after a 44xx close.
    */

@@ -166,7 +166,7 @@ export interface GoAwayFrame {
   readonly reason: string | null;
 }
 
-/** `[12, 0, credentials]`: any MessagePack value (PROTOCOL.md section 1b). */
+/** `[12, 0, credentials]`: any MessagePack value (docs/protocol.md, "Credentials"). */
 export interface AuthFrame {
   readonly type: typeof FrameType.AUTH;
   readonly id: 0;

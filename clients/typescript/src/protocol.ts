@@ -35,7 +35,7 @@ import {
   peek,
 } from "./frames.js";
 
-/** What the server announced in HELLO (PROTOCOL.md section 1a). */
+/** What the server announced in HELLO (docs/protocol.md, "HELLO and GOAWAY"). */
 export interface Settings {
   readonly version: number;
   /** The largest message, in bytes, the server accepts. */
@@ -166,7 +166,10 @@ const REFUSALS: Readonly<Record<number, Code>> = {
   4429: Code.RESOURCE_EXHAUSTED,
 };
 
-/** The code a refusal close (44xx, PROTOCOL.md section 6) stands for; `undefined` for others. */
+/**
+ * The code a refusal close (44xx, docs/protocol.md, "Malformed frames, limits and refusals")
+ * stands for; `undefined` for others.
+ */
 export function refusalCode(closeCode: number): Code | undefined {
   if (closeCode < 4400 || closeCode > 4499) {
     return undefined;

@@ -12,7 +12,7 @@ export interface RpcShape {
   readonly kind: RpcKind;
   readonly request: unknown;
   readonly response: unknown;
-  /** For a resumable stream (PROTOCOL.md section 7b): the type of its events' `value`. */
+  /** For a resumable stream (docs/protocol.md, "Resumable streams"): the type of its events' `value`. */
   readonly value?: unknown;
 }
 

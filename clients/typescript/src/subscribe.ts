@@ -1,5 +1,5 @@
 /**
- * Resumable streams (PROTOCOL.md section 7b): `Client.subscribe()`.
+ * Resumable streams (docs/protocol.md, "Resumable streams"): `Client.subscribe()`.
  *
  * Rules this module keeps:
  *

@@ -6,7 +6,7 @@
  * `WebSocket` option), and every frame both ways is MessagePack-encoded and decoded by the same
  * code as on the wire.
  *
- * Rules this module keeps (the parts of PROTOCOL.md a client can observe):
+ * Rules this module keeps (the parts of docs/protocol.md a client can observe):
  *
  * 1. A connection starts with HELLO; frames are delivered in order, each in its own task, never
  *    synchronously inside `send()`.

@@ -2674,7 +2674,7 @@ var Connection = class _Connection {
   #pongTimer;
   /**
    * Open a WebSocket to `url` and send `credentials` in AUTH (when given). Resolves once the
-   * socket is open: calls may start before HELLO (PROTOCOL.md section 1a), which `hello` awaits.
+   * socket is open: calls may start before HELLO (docs/protocol.md, "HELLO and GOAWAY"), which `hello` awaits.
    *
    * @throws SwillError `UNAVAILABLE` when it can't connect, or the refusal's code after a 44xx close.
    */
@@ -3167,7 +3167,7 @@ var Client = class {
     return this.#start(new Call(rpc, data, this.#callOptions(options2), window));
   }
   /**
-   * Iterate the events of a resumable stream (PROTOCOL.md section 7b), re-opening it by itself,
+   * Iterate the events of a resumable stream (docs/protocol.md, "Resumable streams"), re-opening it by itself,
    * with the last id delivered, after a lost connection, GOAWAY or `UNAVAILABLE`; any other error
    * ends the iteration with that error. Each event says what was `missed` just before it, and
    * whether the ids `restarted`. Leaving the loop (or aborting `signal`) cancels the stream.

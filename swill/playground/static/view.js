@@ -36,7 +36,7 @@ export class RpcView {
     this.rpc = rpc;
     this.streamsRequest = rpc.kind === "client_stream" || rpc.kind === "bidi";
     this.streamsResponse = rpc.kind === "server_stream" || rpc.kind === "bidi";
-    // A resumable stream (PROTOCOL.md section 7b) is shown live, through client.subscribe().
+    // A resumable stream (docs/protocol.md, "Resumable streams") is shown live, through client.subscribe().
     this.resumable = rpc.resumable === true && rpc.kind === "server_stream";
     /** @type {import("./client.js").Call | undefined} */
     this.active = undefined;
