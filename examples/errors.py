@@ -1,4 +1,5 @@
-"""Raising `swill.Error`, mapping application exceptions, and unexpected ones (docs/errors.md).
+"""Raising `swill.Error`, declared errors, mapping application exceptions, and unexpected ones
+(docs/errors.md).
 
 Serve it with `swill run examples.errors:app`.
 """
@@ -70,6 +71,32 @@ async def not_found(request: swill.Request[Order], exc: LookupError) -> swill.Er
 
 
 # --8<-- [end:map]
+
+
+# --8<-- [start:declared]
+class Shortage(msgspec.Struct):
+    item: str
+    left: int
+
+
+class SoldOut(swill.DeclaredError[Shortage], code=swill.Code.FAILED_PRECONDITION):
+    """Not enough of the item is left."""
+
+
+class Closed(swill.DeclaredError[None], code=swill.Code.UNAVAILABLE, name="shop.Closed"):
+    """The shop is closed."""
+
+
+@app.handle(errors=[SoldOut, Closed])
+async def reserve(request: swill.Request[Order]) -> int:
+    """Reserve items; the rpc declares the errors it may end with."""
+    left = STOCK.get(request.data.item, 0)
+    if request.data.qty > left:
+        raise SoldOut(Shortage(request.data.item, left), f"only {left} {request.data.item} left")
+    return left - request.data.qty
+
+
+# --8<-- [end:declared]
 
 
 @app.handle()

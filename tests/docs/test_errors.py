@@ -35,6 +35,19 @@ async def test_exception_handlers_along_the_mro(serve: Callable[..., str]) -> No
         assert await client.until_end(3) == [[6, 3, 1, None, None]]
 
 
+async def test_a_declared_error_is_sent_with_its_name_and_detail(serve: Callable[..., str]) -> None:
+    async with open_raw(serve(errors.app)) as client:
+        await client.send([0, 1, "reserve", None, None, {"item": "apple", "qty": 5}])
+        detail = {"error": "SoldOut", "detail": {"item": "apple", "left": 3}}
+        assert await client.until_end(1) == [[5, 1, "FAILED_PRECONDITION", "only 3 apple left", detail, None]]
+        await client.send([0, 2, "reserve", None, None, {"item": "apple", "qty": 2}])
+        assert await client.until_end(2) == [[6, 2, 1, None, None]]
+    async with swill.Client(serve(errors.app)) as typed:
+        with pytest.raises(errors.SoldOut) as sold_out, swill.DeclaredError.narrowing(errors.SoldOut, errors.Closed):
+            await typed.call("reserve", {"item": "pear", "qty": 1})
+    assert sold_out.value.detail == errors.Shortage("pear", 0)
+
+
 async def test_unmapped_exceptions_are_internal_and_logged(
     serve: Callable[..., str], caplog: pytest.LogCaptureFixture
 ) -> None:
