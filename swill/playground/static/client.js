@@ -1520,40 +1520,8 @@ var Decoder = class _Decoder {
   }
 };
 
-// clients/typescript/src/frames.ts
-var FrameType = {
-  REQUEST: 0,
-  DATA: 1,
-  METADATA: 2,
-  END_OF_STREAM: 3,
-  CLOSE: 4,
-  ERROR: 5,
-  RESPONSE: 6,
-  CREDIT: 7,
-  HELLO: 8,
-  PING: 9,
-  PONG: 10,
-  GOAWAY: 11,
-  AUTH: 12
-};
-var NAMES = Object.keys(FrameType);
-function frameTypeName(type) {
-  return NAMES[type];
-}
-var MAX_ID = Number.MAX_SAFE_INTEGER;
-var UNLIMITED = 2 ** 31 - 1;
+// clients/typescript/src/values.ts
 var MAX_DEPTH = 256;
-var EXTENSION_TYPES = 32;
-var FrameError = class extends Error {
-  constructor(message, type = void 0, id = void 0) {
-    super(message);
-    this.type = type;
-    this.id = id;
-  }
-  type;
-  id;
-  name = "FrameError";
-};
 var SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 var INT64_MIN = -(2n ** 63n);
 var UINT64_MAX = 2n ** 64n - 1n;
@@ -1633,8 +1601,42 @@ function encodeValue(value) {
 function decodeValue(bytes) {
   return decoder.decode(bytes);
 }
+
+// clients/typescript/src/frames.ts
+var FrameType = {
+  REQUEST: 0,
+  DATA: 1,
+  METADATA: 2,
+  END_OF_STREAM: 3,
+  CLOSE: 4,
+  ERROR: 5,
+  RESPONSE: 6,
+  CREDIT: 7,
+  HELLO: 8,
+  PING: 9,
+  PONG: 10,
+  GOAWAY: 11,
+  AUTH: 12
+};
+var NAMES = Object.keys(FrameType);
+function frameTypeName(type) {
+  return NAMES[type];
+}
+var MAX_ID = Number.MAX_SAFE_INTEGER;
+var UNLIMITED = 2 ** 31 - 1;
+var EXTENSION_TYPES = 32;
+var FrameError = class extends Error {
+  constructor(message, type = void 0, id = void 0) {
+    super(message);
+    this.type = type;
+    this.id = id;
+  }
+  type;
+  id;
+  name = "FrameError";
+};
 function encodeFrame(frame) {
-  return encoder.encode(frameToArray(frame));
+  return encodeValue(frameToArray(frame));
 }
 function frameToArray(frame) {
   switch (frame.type) {
@@ -1682,7 +1684,7 @@ function options(value) {
 function decodeFrame(message) {
   let items;
   try {
-    items = decoder.decode(message);
+    items = decodeValue(message);
   } catch (error) {
     throw new FrameError(`not a frame: ${String(error?.message ?? error)}`, ...peek(message));
   }
