@@ -100,3 +100,12 @@ class Bounded(msgspec.Struct):
 
 def test_class_fields_with_annotated_types_bounds_are_numbers() -> None:
     assert problem(Bounded, Bounded(BIG), safe_integers=False) == "$.qty"
+
+
+def test_a_list_of_ints_is_checked_at_c_speed_and_still_says_where() -> None:
+    assert problem(list[int], list(range(1000))) is None
+    assert problem(list[int], [*range(10), BIG, 1]) == "$[10]"
+    assert problem(list[int], [1, -BIG]) == "$[1]"
+    assert problem(list[int], [1, "x", BIG]) == "$[2]"  # not all numbers: the slow way
+    assert problem(set[int], {1, BIG}) is not None
+    assert problem(list[int], []) is None
