@@ -166,7 +166,8 @@ async def test_a_token_that_expires_while_calls_and_a_subscription_run(server: L
             tg.cancel_scope.cancel()
     assert failures == []
     assert len(answered) > 0 and answered == list(range(len(answered)))
-    assert [value for _, value, _, _ in events.values] == [*range(10, 13), *range(20, 23), *range(30, 33), 100, 101, 102]
+    expected = [*range(10, 13), *range(20, 23), *range(30, 33), 100, 101, 102]
+    assert [value for _, value, _, _ in events.values] == expected
     assert [i for i, _, _, _ in events.values] == ids
     assert all(missed == 0 and not restarted for _, _, missed, restarted in events.values)
     assert len(opened) == 1 and tokens.calls == 4  # one connection: nothing was dropped

@@ -32,7 +32,7 @@ class Restartable(Worker):
 
     def __init__(self, app: str, env: dict[str, str]) -> None:
         super().__init__(app, env)
-        self.command = list(self.process.args)  # type: ignore[arg-type]
+        self.command = [str(arg) for arg in self.process.args]  # type: ignore[union-attr]
         self.env = {**os.environ, **env}
 
     def kill(self) -> None:
