@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 import websockets
 
@@ -192,6 +193,25 @@ async def test_no_subprotocol_is_served_as_v1(server: LiveServer) -> None:
         assert ws.subprotocol is None
         client = RawClient(ws)
         assert (await client.recv())[0] == 8
+
+
+async def test_a_refused_origin_is_accepted_then_closed_with_4403_and_its_reason(server: LiveServer) -> None:
+    # Section 6: a browser is never shown an HTTP status, so the close frame says why; no HELLO.
+    connect = websockets.connect(
+        server.url, origin=websockets.Origin("https://evil.example"), subprotocols=[websockets.Subprotocol("swill.v1")]
+    )
+    async with connect as ws:
+        assert ws.subprotocol == "swill.v1"
+        with anyio.fail_after(5), pytest.raises(websockets.ConnectionClosed) as info:
+            await ws.recv()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4403
+    assert "https://evil.example" in info.value.rcvd.reason and "allowed_origins" in info.value.rcvd.reason
+
+
+async def test_a_same_origin_handshake_is_served(server: LiveServer) -> None:
+    host = server.url.removeprefix("ws://").split("/")[0]
+    async with websockets.connect(server.url, origin=websockets.Origin(f"http://{host}")) as ws:
+        assert (await RawClient(ws).recv())[0] == 8
 
 
 async def test_other_subprotocols_are_refused(server: LiveServer) -> None:
