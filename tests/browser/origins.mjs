@@ -70,6 +70,11 @@ async function foreignPage(page) {
   await page.reload();
   await result.waitFor();
   assert.equal(await result.innerText(), "3");
+  // Development mode instead of the list (`swill run --dev`): a loopback page on any port.
+  await ask("serve for development");
+  await page.reload();
+  await result.waitFor();
+  assert.equal(await result.innerText(), "3");
 }
 
 async function main() {

@@ -1,6 +1,6 @@
 """The Origin rules in headless Chromium (PROTOCOL.md section 6): the playground under a list of
 origins, the playground behind a proxy that drops `Host` (refused, with its reason shown), and a
-page on another port refused with its reason, then allowed.
+page on another port refused with its reason, then allowed by the list, then by development mode.
 
 One browser launch runs `tests/browser/origins.mjs`, which asks the test to allow the page's
 origin with a `@@ allow <origin>` line.
@@ -83,9 +83,14 @@ def test_origins_in_the_browser(live_server: Callable[..., LiveServer]) -> None:
     allowed: list[str] = []
 
     def handle(request: str) -> None:
+        assert app.allowed_origins is not None
+        if request == "serve for development":
+            app.allowed_origins.remove(origin(foreign))
+            app.local_origins = True
+            allowed.append("local")
+            return
         verb, _, page = request.partition(" ")
         assert verb == "allow" and page == origin(foreign), request
-        assert app.allowed_origins is not None
         app.allowed_origins.append(page)
         allowed.append(page)
 
@@ -97,4 +102,4 @@ def test_origins_in_the_browser(live_server: Callable[..., LiveServer]) -> None:
         PROXIED_URL=origin(proxied),
         FOREIGN_URL=origin(foreign),
     )
-    assert allowed == [origin(foreign)]
+    assert allowed == [origin(foreign), "local"]
