@@ -241,9 +241,11 @@ class ServerCall:
 
     # The task.
 
-    @traced
     async def run(self) -> Error | None:
-        current_deadline.set(self.deadline)
+        """The call's task: serve it, send its last frame, run after_request; the error that
+        ended it, if any."""
+        if self.deadline is not None:  # the task's context starts as the receive loop's: no deadline
+            current_deadline.set(self.deadline)
         started = time.perf_counter()
         request = self.request
         error: Error | None = None
@@ -277,6 +279,9 @@ class ServerCall:
             del self.request
             self.responder.request = self.responder.response = None
         return error
+
+    run_traced = traced(run)
+    """`run` in a span of its own, for connections opened while a tracer provider was set."""
 
     async def _serve(self, request: _BaseRequest) -> Error | None:
         """Run the hooks and the handler, the part `_stop()` cancels; the error that ends the call."""

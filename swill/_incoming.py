@@ -14,11 +14,11 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import msgspec
 
 from ._errors import Error
@@ -36,7 +36,7 @@ class Incoming:
         self._ready: deque[Any] = deque()  # decoded, for the handler
         self._decode: Callable[[msgspec.Raw], Any] | None = None
         self._ended = False
-        self._changed: anyio.Event | None = None
+        self._changed: asyncio.Event | None = None
 
     # From the receive loop.
 
@@ -102,7 +102,7 @@ class Incoming:
 
     async def _wait(self) -> None:
         if self._changed is None:
-            self._changed = anyio.Event()
+            self._changed = asyncio.Event()
         await self._changed.wait()
 
     def _wake(self) -> None:

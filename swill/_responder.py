@@ -14,6 +14,7 @@ call sends, through the call's `CallLink`. Rules:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -86,7 +87,7 @@ class Responder:
         self._check_deadline = check_deadline
         self.request: _BaseRequest | None = None
         self.response: Response | None = None
-        self._credit: anyio.Event | None = None
+        self._credit: asyncio.Event | None = None
         self._leading_done = False
         self._trailing_done = False
         self._unsent_leading: dict[str, Any] | None = None
@@ -150,7 +151,7 @@ class Responder:
         if not frames.can_send_data(self.id):
             waited = time.perf_counter()
             while not frames.can_send_data(self.id):
-                self._credit = anyio.Event()
+                self._credit = asyncio.Event()
                 await self._credit.wait()
             self.stats[4] += time.perf_counter() - waited
         if link.buffered_bytes > link.high_water:

@@ -18,6 +18,9 @@ def with_tail(prefix: list[object], tail: bytes) -> bytes:
     return bytes([0x90 + len(prefix) + 1]) + b"".join(msgspec.msgpack.encode(x) for x in prefix) + tail
 
 
+DEEP = 100_000  # deeper than msgspec decodes on any Python
+
+
 def nested(depth: int) -> bytes:
     return b"\x91" * depth + b"\xc0"
 
@@ -47,8 +50,8 @@ ID = b"\xff\xee"  # where `answering_with` puts the call id
 @pytest.mark.parametrize(
     "bad",
     [
-        b"\x93\x06" + ID + nested(5000),  # RESPONSE nested deeper than msgspec decodes
-        b"\x93\x01" + ID + nested(5000),  # DATA likewise
+        b"\x93\x06" + ID + nested(DEEP),  # RESPONSE nested deeper than msgspec decodes
+        b"\x93\x01" + ID + nested(DEEP),  # DATA likewise
         b"\x96\x05" + ID + b"\xa1x\xa1y" + b"\xd4\xff\x00\xc0",  # ERROR whose data can't decode
         b"\x92\x06" + ID,  # RESPONSE without data
     ],
@@ -66,7 +69,7 @@ async def test_a_bad_frame_fails_its_call_and_the_connection_goes_on(bad: bytes)
 @pytest.mark.parametrize(
     "noise",
     [
-        nested(5000),  # no readable id at all
+        nested(DEEP),  # no readable id at all
         msgspec.msgpack.encode([6, MAX_ID + 1, 1]),  # an id beyond the range
         msgspec.msgpack.encode([6, 2**64 - 1, 1]),
         msgspec.msgpack.encode([6, 77, 1]),  # a frame for a call that never existed
