@@ -393,9 +393,14 @@ class Client:
     async def connect(self) -> None:
         """Open a connection now rather than at the first call, and wait for its HELLO.
 
+        After a refusal (a 44xx close), this tries again: for instance once the application has
+        new credentials for `auth`.
+
         Raises:
             swill.Error: `UNAVAILABLE` when the server can't be reached, or a refusal's code.
         """
+        self._refused = None
+        self._auth_retried = False
         conn = await self._connection()
         await conn.wait_hello()
 

@@ -202,6 +202,12 @@ async def test_a_4401_with_a_refresh_that_does_not_work(server: LiveServer, how:
         await events.wait(lambda: events.error is not None)
         with pytest.raises(swill.Error) as later:
             await client.call("echo", 1)
+        auth_calls = tokens.calls
+        revoked.clear()  # the user signed in again
+        tokens.refresh_gone = False
+        await client.connect()  # clears the refusal
+        assert await client.call("echo", 2) == 2
+    assert tokens.calls == auth_calls + 1
     expected = "token revoked" if how == "refused" else "the refresh token expired: sign in again"
     for error in (events.error, later.value):
         assert error is not None
@@ -210,4 +216,4 @@ async def test_a_4401_with_a_refresh_that_does_not_work(server: LiveServer, how:
     assert [v for _, v, _, _ in events.values] == [1, 2]
     # Refused twice, the client stops: no more auth. An auth that raises fails each attempt
     # (the retry, the subscription's try, the later call): the user may sign in again meanwhile.
-    assert tokens.calls == (2 if how == "refused" else 4)
+    assert auth_calls == (2 if how == "refused" else 4)
