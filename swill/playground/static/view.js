@@ -31,6 +31,16 @@ const KIND_HINTS = {
 const LIVE_HINT =
   "A live stream: send the id of the last event you saw (null for new ones only). It resumes by itself, after the last event shown, when the connection drops or the server restarts.";
 
+/**
+ * What the view needs of a live stream: iterated like a call's responses, cancelled like a call.
+ * @typedef {{
+ *   leadingMetadata: undefined,
+ *   trailingMetadata: undefined,
+ *   cancel: (reason?: string) => void,
+ *   [Symbol.asyncIterator](): AsyncGenerator<unknown, void, unknown>,
+ * }} LiveCall
+ */
+
 export class RpcView {
   constructor(rpc) {
     this.rpc = rpc;
@@ -38,8 +48,10 @@ export class RpcView {
     this.streamsResponse = rpc.kind === "server_stream" || rpc.kind === "bidi";
     // A resumable stream (docs/protocol.md, "Resumable streams") is shown live, through client.subscribe().
     this.resumable = rpc.resumable === true && rpc.kind === "server_stream";
-    /** @type {import("./client.js").Call | undefined} */
+    /** @type {import("./client.js").Call | LiveCall | undefined} */
     this.active = undefined;
+    /** @type {number | undefined} The id of the last event a live stream delivered. */
+    this.lastEventId = undefined;
     this.build();
     this.resetTimeline();
   }
@@ -369,6 +381,7 @@ export class RpcView {
    * A resumable stream's events, as a call-like object: iterating it yields each event's value
    * (after a row saying what was missed, when something was); cancel() stops it.
    */
+  /** @returns {LiveCall} */
   subscription(after, metadata) {
     const controller = new AbortController();
     const events = state.client.subscribe(this.rpc.name, { after: typeof after === "number" ? after : null, signal: controller.signal, metadata });
