@@ -279,7 +279,7 @@ export class Connection implements CallLink {
     this.#flush();
   }
 
-  #handle(events: ProtocolEvent[]): void {
+  #handle(events: readonly ProtocolEvent[]): void {
     for (const event of events) {
       if (this.#greeting !== undefined && !this.#greeted(event)) {
         return;

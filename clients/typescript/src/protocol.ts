@@ -62,6 +62,8 @@ export const DEFAULT_SETTINGS: Settings = {
 /** The largest message the client accepts from a server by default (16 MiB, as in Python). */
 export const DEFAULT_MAX_RECEIVE_SIZE = 16 << 20;
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /** A REQUEST's `data` when it carries none (a streamed request without a first message). */
 export const NO_DATA: unique symbol = Symbol("no data");
 
@@ -238,15 +240,21 @@ export class ClientProtocol {
   }
 
   /** The events since the last call, in order. */
-  eventsReceived(): ProtocolEvent[] {
+  eventsReceived(): readonly ProtocolEvent[] {
     const events = this.#events;
+    if (events.length === 0) {
+      return NONE; // no allocation on the common path
+    }
     this.#events = [];
     return events;
   }
 
   /** The messages to write, in order, one frame each. */
-  dataToSend(): Uint8Array[] {
+  dataToSend(): readonly Uint8Array[] {
     const out = this.#out;
+    if (out.length === 0) {
+      return NONE;
+    }
     this.#out = [];
     return out;
   }

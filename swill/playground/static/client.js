@@ -2016,6 +2016,7 @@ var DEFAULT_SETTINGS = {
   hello: {}
 };
 var DEFAULT_MAX_RECEIVE_SIZE = 16 << 20;
+var NONE = Object.freeze([]);
 var NO_DATA = /* @__PURE__ */ Symbol("no data");
 var REFUSALS = {
   4401: Code.UNAUTHENTICATED,
@@ -2076,12 +2077,18 @@ var ClientProtocol = class {
   /** The events since the last call, in order. */
   eventsReceived() {
     const events = this.#events;
+    if (events.length === 0) {
+      return NONE;
+    }
     this.#events = [];
     return events;
   }
   /** The messages to write, in order, one frame each. */
   dataToSend() {
     const out = this.#out;
+    if (out.length === 0) {
+      return NONE;
+    }
     this.#out = [];
     return out;
   }

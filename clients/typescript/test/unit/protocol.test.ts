@@ -11,7 +11,7 @@ function sent(protocol: ClientProtocol): ClientFrame[] {
   return protocol.dataToSend().map((bytes) => decodeFrame(bytes) as ClientFrame);
 }
 
-function feed(protocol: ClientProtocol, frame: Frame | unknown[]): ProtocolEvent[] {
+function feed(protocol: ClientProtocol, frame: Frame | unknown[]): readonly ProtocolEvent[] {
   const bytes = Array.isArray(frame) ? encodeValue(frame) : encodeFrame(frame);
   protocol.receiveData(bytes);
   return protocol.eventsReceived();
