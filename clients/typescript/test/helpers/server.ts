@@ -1,6 +1,6 @@
 // Starts the Python test app (test/server/launch.py) with the repository's venv, on 127.0.0.1.
 import { type ChildProcess, spawn } from "node:child_process";
-import { type AddressInfo, createServer } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -104,7 +104,8 @@ export async function startRedis(): Promise<TestRedis> {
   return { url: `redis://127.0.0.1:${port}/0`, stop: () => stop(child) };
 }
 
-function freePort(): Promise<number> {
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -113,4 +114,47 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+const swill = fileURLToPath(new URL("../../../../.venv/bin/swill", import.meta.url));
+const serverDir = fileURLToPath(new URL("../server/", import.meta.url));
+
+export interface SwillRun {
+  readonly url: string;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<void>;
+  /** Send `signal` (SIGTERM: `swill run`'s graceful drain). */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** The test app under `swill run` (GOAWAY and drain on SIGTERM) on `port`, once it accepts. */
+export async function swillRun(port: number, broker: string): Promise<SwillRun> {
+  const env = { ...process.env, SWILL_TEST_BROKER: broker };
+  const child = spawn(swill, ["run", "app:app", "--port", String(port), "--log-level", "warning"], {
+    cwd: serverDir,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await untilAccepting(port, exited);
+  return { url: `ws://127.0.0.1:${port}/ws`, exited, kill: (signal = "SIGTERM") => child.kill(signal) };
+}
+
+// Connect until the port accepts (each attempt bounded, 200 attempts at most).
+async function untilAccepting(port: number, exited: Promise<void>): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (let attempt = 0; attempt < 200 && !gone; attempt++) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port }, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once("error", () => setTimeout(() => resolve(false), 50));
+    });
+    if (accepted) {
+      return;
+    }
+  }
+  throw new Error(`swill run did not accept connections on port ${port}`);
 }

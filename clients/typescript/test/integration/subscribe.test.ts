@@ -5,7 +5,7 @@ import { afterEach, expect, it } from "vitest";
 import { WebSocket } from "ws";
 
 import { Client, type SubscriptionEvent } from "../../src/index.js";
-import { type TestServer, startRedis, startServer } from "../helpers/server.js";
+import { type TestServer, freePort, startRedis, startServer, swillRun } from "../helpers/server.js";
 import { once } from "../helpers/wait.js";
 
 const cleanup: (() => unknown)[] = [];
@@ -124,4 +124,36 @@ it("resumes on a new connection after GOAWAY from the app's drain: nothing lost,
   expect(after.every((e) => e.missed === 0 && !e.restarted)).toBe(true);
   expect(after.slice(-2).map((e) => e.value)).toEqual([2, 3]);
   expect(opened).toBe(2);
+}, 60_000);
+
+it("resumes on the server that replaces one drained by `swill run` on SIGTERM: nothing lost", async () => {
+  const redis = await startRedis();
+  cleanup.push(() => redis.stop());
+  const port = await freePort();
+  const first = await swillRun(port, redis.url);
+  cleanup.push(async () => {
+    first.kill("SIGKILL");
+    await first.exited;
+  });
+  const publisher = await serve({ broker: redis.url });
+  const pub = connect(publisher.url);
+  const sub = connect(first.url);
+  expect(await publish(pub, "ticks.fifo", [1, 2, 3])).toEqual([1, 2, 3]);
+  const events = sub.subscribe<number>("ticks.fifo", { after: 0 })[Symbol.asyncIterator]();
+  const seen = await take(events, 3);
+  const later = take(events, 3);
+  const goaway = once(sub, "goaway");
+  first.kill("SIGTERM"); // GOAWAY, then the drain ends the stream with UNAVAILABLE
+  expect((await goaway).reason).toBeTruthy();
+  await first.exited;
+  expect(await publish(pub, "ticks.fifo", [4, 5, 6])).toEqual([4, 5, 6]);
+  const second = await swillRun(port, redis.url);
+  cleanup.push(async () => {
+    second.kill("SIGKILL");
+    await second.exited;
+  });
+  const all = [...seen, ...(await later)];
+  expect(all.map((e) => [e.id, e.value, e.missed, e.restarted])).toEqual(
+    [1, 2, 3, 4, 5, 6].map((id) => [id, id, 0, false]),
+  );
 }, 60_000);
