@@ -23,6 +23,7 @@ from ._integers import safe_integer_rules
 from ._origins import local_origins_from_environment, origin_refusal
 from ._protocol import SUBPROTOCOL, Settings
 from ._registry import RESERVED_PREFIX, HandlerSpec, spec_from_function
+from ._shutdown import drain_on_signals
 from ._validation import TypeCodec
 
 if TYPE_CHECKING:
@@ -268,6 +269,8 @@ class Swill(_Handlers):
         self.auth_timeout = auth_timeout
         self.broker = broker
         self.connections: set[Connection] = set()
+        self.draining = False
+        """True once a drain started: new connections are then closed at once with 1012."""
         self._exception_handlers: dict[type[BaseException], Callable[..., Any]] = {}
         self._handlers_by_connection: dict[Connection, ConnectionHandler] = {}
         self._routes: dict[str, Route] | None = None
@@ -513,11 +516,17 @@ class Swill(_Handlers):
         (Starlette and FastAPI don't run a mounted app's): `Starlette(lifespan=rpc.lifespan)`,
         or `async with rpc.lifespan(app): ...` inside the host's.
 
+        While it runs, SIGTERM and SIGINT drain the app (`drain()`) before they reach the
+        server's own handlers (swill/_shutdown.py): `uvicorn app:app` drains, and so does every
+        worker of `swill run --workers N`.
+
         Args:
             app: The app whose lifespan this is part of (unused; Starlette passes it).
         """
+        self.draining = False  # a server that serves the app again after a drain
         for fn in self._startup:
             await _maybe_await(fn())
+        restore_signals = drain_on_signals(self)
         try:
             if self._user_lifespan is not None:
                 async with self._user_lifespan(self) as state:
@@ -525,6 +534,7 @@ class Swill(_Handlers):
             else:
                 yield None
         finally:
+            restore_signals()
             for fn in self._shutdown:
                 await _maybe_await(fn())
 
@@ -532,6 +542,7 @@ class Swill(_Handlers):
         """Shut down gracefully: GOAWAY on every connection, let open calls finish for `grace`
         seconds (default `drain_grace`), end the rest with `UNAVAILABLE`, close with 1001."""
         grace = self.drain_grace if grace is None else grace
+        self.draining = True
         async with anyio.create_task_group() as task_group:
             for handler in list(self._handlers_by_connection.values()):
                 task_group.start_soon(handler.drain, grace)

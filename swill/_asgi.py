@@ -115,6 +115,13 @@ class ConnectionHandler:
         message = await self._receive()
         if message["type"] != "websocket.connect":
             return
+        if self.app.draining:  # the server is going away: the client reconnects elsewhere
+            accept = {"type": "websocket.accept"}
+            if SUBPROTOCOL in self.connection.subprotocols:
+                accept["subprotocol"] = SUBPROTOCOL
+            await self._send(accept)
+            await self._send({"type": "websocket.close", "code": 1012, "reason": "server shutting down"})
+            return
         refusal = self.app._check_handshake(self.connection)
         if refusal is not None:
             logger.info("refused connection from %s: %s", _peer(self.connection), refusal)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import copy
 import logging
 import os
 import shlex
-import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,7 +23,7 @@ import msgspec
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import ImportFromStringError, import_from_string
-from uvicorn.supervisors import ChangeReload, Multiprocess, multiprocess
+from uvicorn.supervisors import ChangeReload, Multiprocess
 
 from . import __version__
 from ._codegen.cli import add_subcommands as add_codegen_subcommands
@@ -34,7 +32,7 @@ from ._frames import NO_DATA
 from ._origins import DEV_ENVIRONMENT
 from .client import Call, Client
 
-__all__ = ["EXIT_CALL_FAILED", "EXIT_CONNECTION", "EXIT_USAGE", "DrainingServer", "log_config", "main", "normalize_url"]
+__all__ = ["EXIT_CALL_FAILED", "EXIT_CONNECTION", "EXIT_USAGE", "log_config", "main", "normalize_url"]
 
 logger: Final = logging.getLogger("swill")
 
@@ -379,58 +377,15 @@ def _ws_max_size(max_message_size: int) -> int:
     return max(2 * max_message_size, max_message_size + (64 << 10))
 
 
-class DrainingServer(uvicorn.Server):
-    """A uvicorn server that drains the app before its own shutdown.
-
-    On SIGTERM or SIGINT: stop accepting connections, `await app.drain()` (GOAWAY, open calls
-    get the app's `drain_grace`, the rest end with `UNAVAILABLE`, connections close with 1001),
-    then uvicorn's shutdown. A second SIGINT cuts the drain short.
-    """
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in getattr(self, "servers", []):
-            server.close()  # no new connections while draining
-        drain = getattr(_loaded_app(self.config), "drain", None)
-        if drain is not None:
-            task = asyncio.get_running_loop().create_task(drain())
-            while not task.done():
-                await asyncio.wait({task}, timeout=0.1)
-                if self.force_exit:
-                    task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                if task.exception() is not None:
-                    logger.error("draining the app failed", exc_info=task.exception())
-        await super().shutdown(sockets)
-
-
-class _DrainingProcess(multiprocess.Process):
-    """A uvicorn worker process whose server is a `DrainingServer`."""
-
-    @property
-    def server(self) -> uvicorn.Server:
-        if self._server is None:
-            self._server = DrainingServer(config=self.config)
-        return self._server
-
-
-def _loaded_app(config: uvicorn.Config) -> Any:
-    return import_from_string(config.app) if isinstance(config.app, str) else config.app
-
-
 def _serve(config: uvicorn.Config) -> int:
-    """What `uvicorn.run` does, with `DrainingServer` in every process."""
-    server = DrainingServer(config)
+    """What `uvicorn.run` does. The app drains itself on SIGTERM and SIGINT, in every worker
+    (its lifespan installs the handlers: swill/_shutdown.py)."""
+    server = uvicorn.Server(config)
     try:
         if config.should_reload:
             ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
         elif config.workers > 1:
-            # uvicorn's supervisor makes its worker processes from this module-level name; each
-            # is pickled into its child, where its `server` is then a DrainingServer.
-            original, multiprocess.Process = multiprocess.Process, _DrainingProcess  # type: ignore[misc]
-            try:
-                Multiprocess(config, sockets=[config.bind_socket()]).run()
-            finally:
-                multiprocess.Process = original  # type: ignore[misc]
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
             server.run()
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import anyio
@@ -126,10 +126,10 @@ class Served:
     """`swill run` in a subprocess; `url` once uvicorn says where it listens. A thread reads its
     log, so that the pipe never fills."""
 
-    def __init__(self, *args: str, workers: int = 1) -> None:
+    def __init__(self, *args: str, workers: int = 1, command: Sequence[str] = (SWILL, "run")) -> None:
         self.workers = workers
         self.process = subprocess.Popen(
-            [SWILL, "run", *args, "--port", "0", "--log-level", "info", "--workers", str(workers)],
+            [*command, *args, "--port", "0", "--log-level", "info", "--workers", str(workers)],
             cwd=ROOT,
             stderr=subprocess.PIPE,
             text=True,
@@ -292,3 +292,18 @@ async def test_run_declines_permessage_deflate_unless_asked(served: list[Served]
     for one, negotiated in ((plain, []), (deflating, ["permessage-deflate"])):
         async with websockets.connect(one.url, compression="deflate") as ws:
             assert [extension.name for extension in ws.protocol.extensions] == negotiated
+
+
+async def test_plain_uvicorn_drains_on_sigterm_too(served: list[Served]) -> None:
+    # No swill run: the app's lifespan put its own handlers in front of uvicorn's.
+    one = Served("tests.client.app:app", command=(sys.executable, "-m", "uvicorn"))
+    served.append(one)
+    async with Client(one.url) as client:
+        call = await client.open("sleep", 1.0)
+        await client.ping()  # the server has the call
+        one.process.send_signal(signal.SIGTERM)
+        assert await call.result() == "slept"  # the drain let it finish
+    with anyio.fail_after(60):
+        returncode = await anyio.to_thread.run_sync(one.stop)
+    assert returncode in (0, -signal.SIGTERM)
+    assert not any("1012" in line for line in one.log)
