@@ -394,12 +394,7 @@ export class Client {
         }
         const credentials = await abortable(this.#credentials(), signal);
         try {
-          const connecting = Connection.connect(this.url, this.#connectionOptions(), credentials);
-          const connection = await abortable(connecting, signal, (opened) => opened.close(1000, ""));
-          if (connection.closed) {
-            throw connection.error; // closed before the client took it: a failed attempt
-          }
-          return this.#opened(connection);
+          return this.#opened(await this.#attempt(credentials, signal));
         } catch (error) {
           if (signal.aborted) {
             throw signal.reason;
@@ -419,6 +414,16 @@ export class Client {
       this.#state = "idle";
       throw error;
     }
+  }
+
+  // One connection attempt, with `credentials` in its AUTH.
+  async #attempt(credentials: Credentials | undefined, signal: AbortSignal): Promise<Connection> {
+    const connecting = Connection.connect(this.url, this.#connectionOptions(), credentials);
+    const connection = await abortable(connecting, signal, (opened) => opened.close(1000, ""));
+    if (connection.closed) {
+      throw connection.error; // closed before the client took it: a failed attempt
+    }
+    return connection;
   }
 
   // Credentials for the next connection: `auth()`'s value, boxed; a throw is UNAUTHENTICATED.

@@ -3324,12 +3324,7 @@ var Client = class {
         }
         const credentials = await abortable(this.#credentials(), signal);
         try {
-          const connecting = Connection.connect(this.url, this.#connectionOptions(), credentials);
-          const connection = await abortable(connecting, signal, (opened) => opened.close(1e3, ""));
-          if (connection.closed) {
-            throw connection.error;
-          }
-          return this.#opened(connection);
+          return this.#opened(await this.#attempt(credentials, signal));
         } catch (error) {
           if (signal.aborted) {
             throw signal.reason;
@@ -3349,6 +3344,15 @@ var Client = class {
       this.#state = "idle";
       throw error;
     }
+  }
+  // One connection attempt, with `credentials` in its AUTH.
+  async #attempt(credentials, signal) {
+    const connecting = Connection.connect(this.url, this.#connectionOptions(), credentials);
+    const connection = await abortable(connecting, signal, (opened) => opened.close(1e3, ""));
+    if (connection.closed) {
+      throw connection.error;
+    }
+    return connection;
   }
   // Credentials for the next connection: `auth()`'s value, boxed; a throw is UNAUTHENTICATED.
   async #credentials() {
