@@ -18,7 +18,7 @@ import pytest
 from swill._codegen import generate_typescript, load_document
 
 from ..conftest import LiveServer
-from . import catalog, edges
+from . import catalog, edges, resumable
 
 HERE = Path(__file__).parent
 CLIENT = HERE.parents[1] / "clients" / "typescript"
@@ -52,10 +52,12 @@ TSCONFIG = {
         "quickstart.ts",
         "edges.ts",
         "resumable.ts",
+        "resumable_api.ts",
         "types.ts",
         "live.ts",
         "query_types.ts",
         "resumable_types.ts",
+        "live_resumable.ts",
     ],
 }
 
@@ -128,7 +130,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (project / "node_modules" / package).symlink_to(NODE_MODULES / package, target_is_directory=True)
     (project / "package.json").write_text('{"type": "module"}\n')
     (project / "tsconfig.json").write_text(json.dumps(TSCONFIG, indent=2))
-    for name in ("types.ts", "live.ts", "query_types.ts", "resumable_types.ts"):
+    for name in ("types.ts", "live.ts", "query_types.ts", "resumable_types.ts", "live_resumable.ts"):
         shutil.copy(HERE / name, project / name)
     return project
 
@@ -141,6 +143,7 @@ def compiled(project: Path) -> Path:
     (project / "quickstart.ts").write_text(generate_typescript(load_document("examples.quickstart:app")))
     (project / "edges.ts").write_text(generate_typescript(load_document(f"{edges.__name__}:app")))
     (project / "resumable.ts").write_text(generate_typescript(RESUMABLE))
+    (project / "resumable_api.ts").write_text(generate_typescript(load_document(f"{resumable.__name__}:app")))
     node(TSC, "-p", project / "tsconfig.json", cwd=project)
     return project / "out"
 
@@ -160,14 +163,20 @@ def test_generated_modules_compile_strict_and_their_types_are_tight(compiled: Pa
     assert "  client2(options?: CallOptions): Promise<string> {" in text  # `client` is taken
     assert "  chat_(data: string, options?: CallOptions): Promise<string> {" in text  # `chat` is a namespace
     assert "Ends a comment: *\\/ and" in text
-    resumable = (compiled.parent / "resumable.ts").read_text()
-    assert resumable.count("  subscribe(rpc: ") == 3  # two overloads and the implementation
+    typed = (compiled.parent / "resumable.ts").read_text()
+    assert typed.count("  subscribe(rpc: ") == 3  # two overloads and the implementation
     ticks = '  subscribe(rpc: "ticks", options?: SubscribeOptions): AsyncIterable<SubscriptionEvent<number>>;'
-    assert ticks in resumable
-    assert '"count", options?: SubscribeOptions' not in resumable
+    assert ticks in typed
+    assert '"count", options?: SubscribeOptions' not in typed
     assert "subscribe" not in (compiled.parent / "edges.ts").read_text()  # no resumable rpc: no method
     api = (compiled.parent / "api.ts").read_text()
     assert '  "chat.echo": { kind: "bidi"; request: string; response: string };' in api  # Rpcs, by full name
+
+
+def test_node_subscribes_through_the_generated_module(compiled: Path, live_server: Callable[..., LiveServer]) -> None:
+    server = live_server(resumable.app)
+    result = node(compiled / "live_resumable.js", server.url, cwd=compiled.parent, timeout=60)
+    assert json.loads(result.stdout) == [1, 2.5, 0, False]  # the replayed value, event id 1
 
 
 def test_node_calls_a_live_server_through_the_generated_module(
