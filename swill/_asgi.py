@@ -89,6 +89,7 @@ class ConnectionHandler:
         self.connection = Connection(scope, self)
         chain = app.connection_hooks.authenticate
         self.protocol = ServerProtocol(app.rpcs, app.settings, check_auth=bool(chain))
+        self.frames = self.protocol  # what calls see of it (CallLink.frames)
         self.authenticator = Authenticator(self, chain, app.auth_timeout) if chain else None
         self.calls: dict[int, ServerCall] = {}
         self._idle = asyncio.Event()
@@ -324,10 +325,6 @@ class ConnectionHandler:
         self.protocol.forget(call.id)
         if not self.calls:
             self._idle.set()
-
-    @property
-    def frames(self) -> ServerProtocol:
-        return self.protocol
 
     @property
     def client_window(self) -> int:

@@ -178,19 +178,31 @@ class Responder:
 
     async def respond(self, result: Any) -> None:
         """Send the single response, with leading and trailing metadata in it."""
-        leading = None if self._leading_done else await self._leading()
+        hooks = self.hooks
+        plain = self.response is None  # no Response for the handler: metadata only from hooks
+        leading: dict[str, Any] | None = None
+        if plain and not hooks.before_leading_metadata:
+            self._leading_done = True  # what _leading() would do, without a coroutine per call
+        elif not self._leading_done:
+            leading = await self._leading()
         self._unsent_leading = leading  # sent before the ERROR if what follows fails
-        if self.hooks.before_response_message:
-            result = await run_chain(self.hooks.before_response_message, self.request, result)
+        if hooks.before_response_message:
+            result = await run_chain(hooks.before_response_message, self.request, result)
         if self._check_message is not None:
             self._check_message(result)
-        trailing = await self._trailing()
-        if self.link.buffered_bytes > self.link.high_water:
-            await self.link.room()
-        await self._check_deadline()
+        trailing: dict[str, Any] | None = None
+        if plain and not hooks.before_trailing_metadata:
+            self._trailing_done = True
+        else:
+            trailing = await self._trailing()
+        link = self.link
+        if link.buffered_bytes > link.high_water:
+            await link.room()
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            await self._check_deadline()
         stats = self.stats
         stats[1] += 1
-        stats[3] += self.link.frames.send_response(self.id, result, leading, trailing)
+        stats[3] += link.frames.send_response(self.id, result, leading, trailing)
 
     async def fail(self, error: Error, map_error: Callable[[Exception], Awaitable[Error]]) -> None:
         """End the call with ERROR (after the leading metadata, if none went yet); an outgoing
