@@ -83,7 +83,7 @@ export interface ClientEventMap {
   reconnecting: { readonly attempt: number; readonly delayMs: number; readonly error: SwillError | undefined };
   /** The server is shutting down: new calls go to a new connection. */
   goaway: { readonly reason: string | null };
-  /** An error about the connection rather than a call, or a background reconnect that gave up. */
+  /** An error about the connection rather than a call: a refused dial, a background reconnect that gave up. */
   error: { readonly error: SwillError };
 }
 
@@ -406,6 +406,7 @@ export class Client {
               continue;
             }
             this.#refusal = lastError;
+            this.#emit("error", { error: lastError }); // a refused dial, foreground or background
             throw lastError;
           }
         }
@@ -484,7 +485,9 @@ export class Client {
       if (!this.#closing && this.#retryAuth(error)) {
         this.#cured.add(error);
         this.#dial(false).catch((failure: unknown) => {
-          this.#emit("error", { error: SwillError.from(failure, Code.UNAVAILABLE) });
+          if (failure !== this.#refusal) {
+            this.#emit("error", { error: SwillError.from(failure, Code.UNAVAILABLE) });
+          }
         });
         return;
       }
@@ -493,7 +496,9 @@ export class Client {
     }
     if (this.#options.reconnect && !this.#closing && this.#dialing === undefined) {
       this.#dial(true).catch((error: unknown) => {
-        this.#emit("error", { error: SwillError.from(error, Code.UNAVAILABLE) });
+        if (error !== this.#refusal) {
+          this.#emit("error", { error: SwillError.from(error, Code.UNAVAILABLE) });
+        }
       });
     }
   }

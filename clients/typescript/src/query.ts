@@ -33,19 +33,31 @@ import type { Client } from "./client.js";
 import { Code, SwillError } from "./errors.js";
 import type { AnyRpcs, RequestOf, ResponseOf, RpcsOfKind } from "./rpcs.js";
 import { type StreamingCall, streamingCall } from "./streaming.js";
+import type { SubscriptionEvent } from "./subscribe.js";
 
 export type { AnyRpcs, RequestOf, ResponseOf, RpcKind, RpcShape, RpcsOfKind } from "./rpcs.js";
 export { type ConnectionStatus, type ConnectionStore, connectionStatus } from "./status.js";
 export { type StreamingCall, type StreamingCallSnapshot, type StreamingStatus, streamingCall } from "./streaming.js";
 
-/** The names of `R`'s resumable rpcs. */
+/**
+ * The names of `R`'s resumable rpcs: server streams marked with a `value` type, or whose messages
+ * are `{ id, value }` events (PROTOCOL.md section 7b).
+ */
 export type ResumableRpcs<R> = {
-  [N in keyof R & string]: R[N] extends { readonly kind: "server_stream"; readonly value: unknown } ? N : never;
+  [N in keyof R & string]: R[N] extends { readonly kind: "server_stream"; readonly value: unknown }
+    ? N
+    : R[N] extends { readonly kind: "server_stream"; readonly response: { id: unknown; value: unknown } }
+      ? N
+      : never;
 }[keyof R & string];
 
 type Request<R, N extends keyof R> = RequestOf<R, N>;
 type Response<R, N extends keyof R> = ResponseOf<R, N>;
-type Value<R, N extends keyof R> = R[N] extends { readonly value: infer T } ? T : never;
+type Value<R, N extends keyof R> = R[N] extends { readonly value: infer T }
+  ? T
+  : ResponseOf<R, N> extends { value: infer T }
+    ? T
+    : never;
 
 /** What a query key's last element holds. */
 export interface KeyParams {
@@ -110,14 +122,7 @@ export interface LiveQueryOptions {
 }
 
 /** One event of a resumable stream, as `Client.subscribe()` yields it. */
-export interface LiveEvent<T> {
-  readonly id: number;
-  readonly value: T;
-  /** How many ids were skipped just before this event (0 normally). */
-  readonly missed: number;
-  /** The ids began again: the server lost its state. */
-  readonly restarted: boolean;
-}
+export type LiveEvent<T> = SubscriptionEvent<T>;
 
 /** The data of a live query. */
 export interface LiveData<T> {
@@ -276,13 +281,6 @@ function keepLast<T>(items: T[], limit: number | undefined): T[] {
   return limit !== undefined && items.length > limit ? items.slice(items.length - limit) : items;
 }
 
-interface Subscriber {
-  subscribe(
-    rpc: string,
-    options: { after?: number | null; signal?: AbortSignal; metadata?: CallOptions["metadata"] },
-  ): AsyncIterable<LiveEvent<unknown>>;
-}
-
 /** Fold one event into a live query's data. */
 export function foldLive<T>(previous: LiveData<T> | undefined, event: LiveEvent<T>, keep = 1): LiveData<T> {
   return {
@@ -304,18 +302,10 @@ async function live<T>(
   options: LiveQueryOptions,
   context: QueryFunctionContext,
 ): Promise<LiveData<T>> {
-  const subscriber = client as unknown as Partial<Subscriber>;
-  if (typeof subscriber.subscribe !== "function") {
-    throw new SwillError(Code.UNIMPLEMENTED, "this client has no subscribe()");
-  }
   const cache = context.client;
   const held = cache.getQueryData<LiveData<T>>(context.queryKey);
   const after = held?.id ?? options.after ?? null;
-  const events = subscriber.subscribe(rpc, {
-    after,
-    signal: context.signal,
-    ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
-  }) as AsyncIterable<LiveEvent<T>>;
+  const events = client.subscribe<T>(rpc, { after, signal: context.signal, metadata: options.metadata });
   try {
     for await (const event of events) {
       cache.setQueryData<LiveData<T>>(context.queryKey, (previous) => foldLive(previous, event, options.keep));
@@ -368,13 +358,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The validation problems of an `INVALID_ARGUMENT` error, by field: `{ "email": "…" }` for a
- * server path `$.email`, `{ "items[2].qty": "…" }` for `$.items[2].qty`, `{ "": "…" }` for `$`
- * (the object as a whole). Empty for any other error.
+ * The problems of an error by field: `{ "email": "…" }` for a server path `$.email`,
+ * `{ "items[2].qty": "…" }` for `$.items[2].qty`, `{ "": "…" }` for `$` (the object as a whole).
+ * Read from a `SwillError` whose `data` is a list of `{ path, message }`: what validation sends
+ * with `INVALID_ARGUMENT`, and what a handler may attach to any code (`ALREADY_EXISTS`, say).
+ * Empty for anything else. A message of a streamed request is not a form: its index is ignored.
  */
 export function fieldErrors(error: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  if (!(error instanceof SwillError) || error.code !== Code.INVALID_ARGUMENT || !Array.isArray(error.data)) {
+  if (!(error instanceof SwillError) || !Array.isArray(error.data)) {
     return out;
   }
   for (const problem of error.data as unknown[]) {

@@ -13,8 +13,9 @@
  */
 
 import type { Client } from "./client.js";
-import { type CloseInfo, type Settings, closeError, refusalCode } from "./connection.js";
+import type { CloseInfo, Settings } from "./connection.js";
 import { Code, type SwillError } from "./errors.js";
+import { closeError, refusalCode } from "./protocol.js";
 
 /** Where a client's connection stands, for a status line or a banner. */
 export type ConnectionStatus =

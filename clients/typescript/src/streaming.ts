@@ -4,8 +4,9 @@
  *
  * Rules this module keeps:
  *
- * 1. The call opens on the first `send()` (or `start()`); after it is over, the next `send()` or
- *    `start()` opens a new one and the snapshot starts again.
+ * 1. The call opens on the first `send()` (or `start()`). Once it is over (done, failed or
+ *    cancelled), `send()` fails with its outcome, so a loop sending a file stops there; `start()`
+ *    or `reset()` then begins a new call and the snapshot starts again.
  * 2. Responses are read as they come (which grants the server credit): a bidi call's messages
  *    pile up in `messages`, a client stream's single response is `response` (also the last of
  *    `messages`).
@@ -39,7 +40,10 @@ export interface StreamingCall<Req, Res> {
   readonly call: Call<Res, Req> | undefined;
   /** Open the call now (a new one when the last is over). */
   start(): Call<Res, Req>;
-  /** Send one message, opening the call first if needed; resolves once written. */
+  /**
+   * Send one message, opening the call if none was; resolves once written. Rejects once the call
+   * is over (with its error, or `FAILED_PRECONDITION` after it succeeded).
+   */
   send(message: Req): Promise<void>;
   /** End the request stream; resolves with the last response once the call succeeds. */
   end(): Promise<Res | undefined>;
@@ -111,7 +115,7 @@ export function streamingCall<Req = unknown, Res = unknown>(
     },
     start,
     async send(message) {
-      const call = start();
+      const call = current ?? start();
       await call.send(message);
       update(call, { sent: snapshot.sent + 1 });
     },

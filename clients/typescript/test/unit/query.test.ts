@@ -30,17 +30,20 @@ type Rpcs = {
   count: { kind: "server_stream"; request: number; response: number };
   upload: { kind: "client_stream"; request: Uint8Array; response: number };
   "chat.echo": { kind: "bidi"; request: string; response: string };
-  telemetry: { kind: "server_stream"; request: number | null; response: { id: number; value: number }; value: number };
+  telemetry: { kind: "server_stream"; request: number | null; response: { id: number; value: number } };
+  gappy: { kind: "server_stream"; request: number | null; response: { id: number; value: number } };
 };
 
 let calls: Record<string, number>;
 let frames: ClientFrame[];
 let hangAborted: Promise<unknown>;
 let flakyFailures: number;
+let afters: (number | null)[];
 
 function makeServer() {
   calls = {};
   frames = [];
+  afters = [];
   flakyFailures = 2;
   const counted = <T>(name: string, value: T): T => {
     calls[name] = (calls[name] ?? 0) + 1;
@@ -84,6 +87,20 @@ function makeServer() {
     }),
     "chat.echo": bidi(async function* (lines) {
       for await (const line of lines) yield line.toUpperCase();
+    }),
+    // A resumable stream: ids from after + 1, one event per task, until cancelled.
+    telemetry: serverStream(async function* (after, context) {
+      afters.push(after);
+      for (let id = (after ?? 0) + 1; !context.signal.aborted; id++) {
+        yield { id, value: id * 10 };
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }),
+    gappy: serverStream(async function* (_after, context) {
+      yield { id: 1, value: 1 };
+      yield { id: 5, value: 5 }; // 3 missed
+      yield { id: 1, value: -1 }; // the ids began again
+      await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
     }),
   });
   server.onFrame((frame) => frames.push(frame));
@@ -190,6 +207,27 @@ describe("queries", () => {
   });
 });
 
+describe("fieldErrors", () => {
+  it("maps {path, message} problems to fields, whatever the code", () => {
+    const problems = [
+      { path: "$.items[2].qty", message: "too many" },
+      { path: "$", message: "empty order" },
+      { path: "$.items[2].qty", message: "a second problem at the same field is not shown" },
+      { message: "no path" },
+    ];
+    expect(fieldErrors(new SwillError(Code.INVALID_ARGUMENT, "invalid", { data: problems }))).toEqual({
+      "items[2].qty": "too many",
+      "": "empty order",
+    });
+    expect(fieldErrors(new SwillError(Code.ALREADY_EXISTS, "taken", { data: [{ path: "$.email", message: "taken" }] }))).toEqual({
+      email: "taken",
+    });
+    expect(fieldErrors(new SwillError(Code.NOT_FOUND, "gone", { data: { path: "$.id" } }))).toEqual({});
+    expect(fieldErrors(new Error("not a SwillError"))).toEqual({});
+    expect(fieldErrors(null)).toEqual({});
+  });
+});
+
 describe("mutations", () => {
   it("calls a unary rpc, with validation errors by field and no retry", async () => {
     const swill = createSwillQuery<Rpcs>(client);
@@ -252,7 +290,10 @@ describe("streaming calls", () => {
     await expect.poll(() => upload.getSnapshot().status).toBe("error");
     expect(upload.getSnapshot().error?.code).toBe(Code.CANCELLED);
     await expect.poll(() => frames.some((frame) => frame.type === FrameType.CLOSE)).toBe(true);
-    // The next send opens a new call.
+    // A loop sending more stops here: the call is over. reset() (or start()) begins a new one.
+    await expect(upload.send(new Uint8Array(1))).rejects.toMatchObject({ code: Code.CANCELLED });
+    upload.reset();
+    expect(upload.getSnapshot().status).toBe("idle");
     await upload.send(new Uint8Array(3));
     expect(await upload.end()).toBe(3);
   });
@@ -275,30 +316,51 @@ describe("live queries", () => {
     expect(data).toMatchObject({ value: 1, values: [40, 50, 1], id: 1, missed: 2, restarts: 1 });
   });
 
-  it("keeps the latest value from subscribe() and resumes from the id it holds", async () => {
-    // Stands in for Client.subscribe(): each subscription records its `after` and yields events.
-    const afters: (number | null | undefined)[] = [];
-    const subscribe = async function* (_rpc: string, options: { after?: number | null; signal?: AbortSignal }) {
-      afters.push(options.after);
-      const start = (options.after ?? 0) + 1;
-      for (let id = start; id < start + 3; id++) yield { id, value: id * 10, missed: 0, restarted: false };
-      await new Promise((resolve) => options.signal?.addEventListener("abort", resolve));
-    };
-    const swill = createSwillQuery<Rpcs>(Object.assign(client, { subscribe }));
+  it("keeps the latest values, resumes after a lost connection and after a remount", async () => {
+    const swill = createSwillQuery<Rpcs>(client);
     const options = swill.liveOptions("telemetry", { keep: 2 });
     const observer = new QueryObserver(queryClient, options);
     const stop = observer.subscribe(() => undefined);
-    const result = await until(observer, (r) => r.data?.id === 3);
-    expectTypeOf(result.data).toEqualTypeOf<LiveData<number> | undefined>();
-    expect(result.data).toMatchObject({ value: 30, values: [20, 30], missed: 0, restarts: 0 });
-    expect(result.fetchStatus).toBe("fetching");
+    const first = await until(observer, (r) => (r.data?.id ?? 0) >= 3);
+    expectTypeOf(first.data).toEqualTypeOf<LiveData<number> | undefined>();
+    expect(first.data?.values).toEqual([(first.data?.id ?? 0) * 10 - 10, (first.data?.id ?? 0) * 10]);
+    expect(first.fetchStatus).toBe("fetching");
+
+    // A lost connection: subscribe() resumes after the last id by itself, nothing missed.
+    const seen = first.data?.id ?? 0;
+    server.disconnect();
+    const resumed = await until(observer, (r) => (r.data?.id ?? 0) >= seen + 3);
+    expect(resumed.data).toMatchObject({ missed: 0, restarts: 0 });
+    expect(afters.slice(0, 2)).toEqual([null, expect.any(Number)]);
+
+    // Unmounted, then mounted again: it subscribes again after the id the cache holds.
     stop();
     await queryClient.cancelQueries({ queryKey: options.queryKey });
-    // Mounted again: it subscribes again, after the last id it holds.
+    const held = queryClient.getQueryData(options.queryKey)?.id ?? 0;
     const again = observer.subscribe(() => undefined);
-    await until(observer, (r) => r.data?.id === 6);
+    await until(observer, (r) => (r.data?.id ?? 0) > held);
     again();
-    expect(afters).toEqual([null, 3]);
+    expect(afters.at(-1)).toBe(held);
+  });
+
+  it("counts what the server skipped, and restarted ids", async () => {
+    const swill = createSwillQuery<Rpcs>(client);
+    const options = swill.liveOptions("gappy");
+    const observer = new QueryObserver(queryClient, options);
+    const stop = observer.subscribe(() => undefined);
+    const result = await until(observer, (r) => r.data?.restarts === 1);
+    expect(result.data).toMatchObject({ missed: 3, value: -1, id: 1 });
+    stop();
+  });
+
+  it("is refused on the very first connection too", async () => {
+    server.refuse(4401, "no token");
+    const store = connectionStatus(client);
+    const stop = store.subscribe(() => undefined);
+    await expect(client.connect()).rejects.toBeInstanceOf(SwillError);
+    const snapshot = store.getSnapshot();
+    expect(snapshot.state === "refused" && snapshot.error.message).toBe("no token");
+    stop();
   });
 });
 
@@ -321,6 +383,16 @@ describe("connection status", () => {
       Code.PERMISSION_DENIED,
       "origin not allowed",
     ]);
+    stop();
+  });
+
+  it("is refused on the very first connection too", async () => {
+    server.refuse(4401, "no token");
+    const store = connectionStatus(client);
+    const stop = store.subscribe(() => undefined);
+    await expect(client.connect()).rejects.toBeInstanceOf(SwillError);
+    const snapshot = store.getSnapshot();
+    expect(snapshot.state === "refused" && snapshot.error.message).toBe("no token");
     stop();
   });
 });
