@@ -34,9 +34,16 @@ Handler = Callable[[str], None]
 
 
 def run_scenario(
-    scenario: str, url: str, handle: Handler | None = None, *, script: Path = SCRIPT, **env: str
+    scenario: str,
+    url: str,
+    handle: Handler | None = None,
+    *,
+    script: Path = SCRIPT,
+    deadline: float = DEADLINE,
+    **env: str,
 ) -> str:
-    """Run one scenario of `script` against the server at `url`; returns what it printed."""
+    """Run one scenario of `script` against the server at `url`, within `deadline` seconds;
+    returns what it printed."""
     with subprocess.Popen(
         ["node", str(script), scenario],
         cwd=REPO,
@@ -46,13 +53,13 @@ def run_scenario(
         stderr=subprocess.PIPE,
         text=True,
     ) as process:
-        output, errors, returncode = _converse(process, scenario, handle)
+        output, errors, returncode = _converse(process, scenario, handle, deadline)
     assert returncode == 0, f"scenario {scenario} failed:\n{''.join(output)}\n{''.join(errors)}"
     return "".join(output)
 
 
 def _converse(
-    process: subprocess.Popen[str], scenario: str, handle: Handler | None
+    process: subprocess.Popen[str], scenario: str, handle: Handler | None, limit: float
 ) -> tuple[list[str], list[str], int]:
     """Read the scenario's lines, answer its requests, and wait for it to end."""
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
@@ -72,7 +79,7 @@ def _converse(
     for reader in readers:
         reader.start()
     output: list[str] = []
-    deadline = time.monotonic() + DEADLINE
+    deadline = time.monotonic() + limit
     try:
         while (line := lines.get(timeout=max(0.0, deadline - time.monotonic()))) is not None:
             output.append(line)
@@ -89,7 +96,7 @@ def _converse(
     except (queue.Empty, subprocess.TimeoutExpired):
         process.kill()
         process.wait()
-        pytest.fail(f"scenario {scenario} took longer than {DEADLINE} s:\n{''.join(output)}")
+        pytest.fail(f"scenario {scenario} took longer than {limit} s:\n{''.join(output)}")
     for reader in readers:
         reader.join(5)
     return output, errors, returncode
