@@ -3336,6 +3336,7 @@ var Client = class {
               continue;
             }
             this.#refusal = lastError;
+            this.#emit("error", { error: lastError });
             throw lastError;
           }
         }
@@ -3408,7 +3409,9 @@ var Client = class {
       if (!this.#closing && this.#retryAuth(error)) {
         this.#cured.add(error);
         this.#dial(false).catch((failure) => {
-          this.#emit("error", { error: SwillError.from(failure, Code.UNAVAILABLE) });
+          if (failure !== this.#refusal) {
+            this.#emit("error", { error: SwillError.from(failure, Code.UNAVAILABLE) });
+          }
         });
         return;
       }
@@ -3417,7 +3420,9 @@ var Client = class {
     }
     if (this.#options.reconnect && !this.#closing && this.#dialing === void 0) {
       this.#dial(true).catch((error2) => {
-        this.#emit("error", { error: SwillError.from(error2, Code.UNAVAILABLE) });
+        if (error2 !== this.#refusal) {
+          this.#emit("error", { error: SwillError.from(error2, Code.UNAVAILABLE) });
+        }
       });
     }
   }
