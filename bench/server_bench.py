@@ -469,9 +469,7 @@ async def _warm_up(running: dict[str, Server], config: Config, only: tuple[str, 
 
 async def run_rounds(running: dict[str, Server], config: Config, only: tuple[str, ...] = ()) -> Results:
     """Warm up, run the scenarios (`only` these, if given) on every server, rounds interleaved,
-    the order of the servers alternating; then measure idle connections' memory, last: a Swill
-    server that has served hundreds of connections answers sequential calls more slowly after
-    (the version before the hostile-client work did too), which would skew the other rows."""
+    the order of the servers alternating."""
     results: Results = {}
     await _warm_up(running, config, only)
     chosen = {name: m for name, m in scenarios(config).items() if not only or name in only}
@@ -481,8 +479,6 @@ async def run_rounds(running: dict[str, Server], config: Config, only: tuple[str
         for name, measure in chosen.items():
             for server in order if round_ % 2 == 0 else reversed(order):
                 results[name][server.name].append(await _measure(server, measure))
-    if not only or "idle" in only:
-        results["idle"] = {server.name: [await idle_memory(server, config)] for server in running.values()}
     return results
 
 
@@ -504,10 +500,21 @@ def run(
     py_spy: str | None = None,
     metrics: bool = False,
 ) -> Results:
-    """Start the servers (see `servers`), run the rounds, stop them."""
-    with servers(config, variants, profile=profile, py_spy=py_spy, metrics=metrics) as running:
-        with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
-            return runner.run(run_rounds(running, config, only))
+    """Start the servers (see `servers`), run the rounds, stop them. Idle connections' memory is
+    measured first, on servers of its own, fresh: RSS rarely shrinks, so servers that have worked
+    would reuse freed memory; and a Swill server that has just served hundreds of connections
+    answers sequential calls more slowly for a while, which would skew the other rows."""
+    results: Results = {}
+    with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
+        if not only or "idle" in only:
+            with servers(config, variants, metrics=metrics) as fresh:
+                results["idle"] = {s.name: [runner.run(idle_memory(s, config))] for s in fresh.values()}
+        rest = tuple(name for name in only if name != "idle")
+        if only and not rest:
+            return results
+        with servers(config, variants, profile=profile, py_spy=py_spy, metrics=metrics) as running:
+            results.update(runner.run(run_rounds(running, config, rest)))
+    return results
 
 
 # The hostile scenario.
