@@ -78,6 +78,13 @@ describe("sending", () => {
     expect(() => request(protocol)).toThrow(/takes no new calls/);
   });
 
+  it("refuses to send on a call that is not open", () => {
+    const protocol = greeted();
+    expect(() => protocol.sendData(7, 1)).toThrow(/call 7 is not open/);
+    expect(() => protocol.sendEnd(7)).toThrow(/call 7 is not open/);
+    expect(protocol.canSendData(7)).toBe(false);
+  });
+
   it("sends CLOSE once and forgets the call; its frames are then ignored", () => {
     const protocol = greeted();
     const id = request(protocol);
@@ -277,6 +284,8 @@ describe("a hostile server", () => {
   });
 
   it.each([
+    ["HELLO whose settings are not a map", encodeValue([8, 0, [1]])],
+    ["METADATA that is not a map", encodeValue([2, 99, "x"])],
     ["empty bytes", new Uint8Array()],
     ["not an array", encodeValue({ a: 1 })],
     ["a type that is a string", encodeValue(["DATA", 1])],

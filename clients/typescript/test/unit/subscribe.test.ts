@@ -130,6 +130,13 @@ describe("subscription", () => {
     expect(error).toMatchObject({ code: Code.INTERNAL });
   });
 
+  it("opens nothing for a signal aborted before it starts", async () => {
+    const { link, afters } = scripted([[{ id: 1, value: 1 }]]);
+    const [, error] = await collect(subscription(link, "temp", { signal: AbortSignal.abort() }));
+    expect(error).toMatchObject({ code: Code.CANCELLED });
+    expect(afters).toEqual([]);
+  });
+
   it("stops waiting between attempts when the signal aborts", async () => {
     const controller = new AbortController();
     const { link } = scripted([[lost()]]);
