@@ -14,6 +14,7 @@ export default defineConfig({
     alias: [
       { find: /^@swill\/client$/, replacement: client("index.js") },
       { find: /^@swill\/client\/query$/, replacement: client("query.js") },
+      { find: /^@swill\/client\/testing$/, replacement: client("testing.js") },
     ],
     // One copy of each: the client's build resolves its imports from clients/typescript.
     dedupe: ["@tanstack/query-core", "react", "react-dom"],

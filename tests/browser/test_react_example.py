@@ -1,4 +1,5 @@
-"""The React example (examples/react) built from its lockfile and driven in headless Chromium.
+"""The React example (examples/react) built from its lockfile and driven in headless Chromium, and
+its component tests (vitest, the in-memory test server, no Python) run.
 
 The page is built with `npm run build` (tsc, then Vite) from what `npm ci` installed (scripts/setup
 --all), and served by the example's app under `swill run`, a real process on 127.0.0.1. One
@@ -118,3 +119,10 @@ def test_the_examples_api_module_is_generated_from_its_app() -> None:
     assert (EXAMPLE / "src" / "api.ts").read_text() == expected, (
         "regenerate it: swill codegen typescript examples.react.app:app -o examples/react/src/api.ts"
     )
+
+
+def test_the_examples_component_tests_need_no_python_server(built: Path) -> None:
+    """`npm test` in the example: its components in vitest against @swill/client/testing."""
+    result = subprocess.run(["npm", "test"], cwd=EXAMPLE, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, f"npm test failed:\n{result.stdout}\n{result.stderr}"
+    assert "2 passed" in result.stdout
