@@ -122,11 +122,13 @@ it("compiles generated code under the recommended tsconfig, for a bundler and fo
     [
       'import { Client, SwillError } from "@swill/client";',
       'import { createSwillQuery } from "@swill/client/query";',
+      'import { createTestServer, unary } from "@swill/client/testing";',
       'import { Api, type Int64, type Rpcs } from "./api.js";',
       "",
       'const api = new Api(new Client("ws://127.0.0.1:8000/ws"));',
       "export const swill = createSwillQuery<Rpcs>(api.client);",
       'export const sumQuery = swill.queryOptions("add", [1, 2]);',
+      "export const server = createTestServer<Rpcs>({ add: unary(([a, b]) => Number(a) + Number(b)) });",
       "export async function sum(): Promise<Int64> {",
       "  try {",
       "    return await api.add([1, 2]);",
