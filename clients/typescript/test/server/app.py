@@ -192,10 +192,19 @@ async def publish(request: swill.Request[tuple[str, int]]) -> int:
     return await topic.publish(value)
 
 
+_draining: set[asyncio.Task[None]] = set()
+
+
 @app.handle()
 async def goaway(request: swill.Request[float]) -> None:
-    """Start a graceful drain of every connection, with `data` seconds of grace."""
-    asyncio.get_running_loop().create_task(app.drain(request.data))
+    """Drain the connections open now (GOAWAY, `data` seconds of grace), and take new connections
+    again at once, as the server that replaces this one on the same address would: a draining
+    app closes new connections with 1012."""
+    drain = asyncio.get_running_loop().create_task(app.drain(request.data))
+    _draining.add(drain)
+    drain.add_done_callback(_draining.discard)
+    await asyncio.sleep(0)  # drain() has begun with the connections open now
+    app.draining = False
 
 
 async def _page(request: HttpRequest) -> HttpResponse:
