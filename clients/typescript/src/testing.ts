@@ -22,7 +22,7 @@
 
 import type { Client, ClientOptions } from "./client.js";
 import { Client as SwillClient } from "./client.js";
-import type { WebSocketConstructor, WebSocketLike } from "./connection.js";
+import type { WebSocketConstructor } from "./connection.js";
 import { Code, SwillError } from "./errors.js";
 import {
   type ClientFrame,
@@ -34,6 +34,7 @@ import {
   decodeFrame,
   encodeFrame,
 } from "./frames.js";
+import { MemorySocket, type SocketPeer, later } from "./memory-socket.js";
 import type { AnyRpcs, RpcKind } from "./rpcs.js";
 
 export type { AnyRpcs, RpcKind, RpcShape } from "./rpcs.js";
@@ -241,92 +242,6 @@ class MemoryServer implements TestServer {
   }
 }
 
-/** The client's end of an in-memory connection; the server side is a {@link ServerConnection}. */
-class MemorySocket implements WebSocketLike {
-  binaryType = "blob";
-  readyState = 0;
-  onopen: ((event: never) => void) | null = null;
-  onmessage: ((event: never) => void) | null = null;
-  onclose: ((event: never) => void) | null = null;
-  onerror: ((event: never) => void) | null = null;
-  /** @private The server's end. */
-  peer: ServerConnection | undefined;
-
-  constructor(
-    readonly url: string,
-    readonly protocols?: string | string[],
-  ) {}
-
-  send(data: Uint8Array): void {
-    if (this.readyState !== 1) {
-      throw new Error("WebSocket is not open");
-    }
-    const copy = data.slice();
-    const peer = this.peer;
-    later(() => peer?.receive(copy));
-  }
-
-  close(code = 1000, reason = ""): void {
-    if (this.readyState >= 2) {
-      return;
-    }
-    this.readyState = 2;
-    this.peer?.lost();
-    later(() => this.closedBy(code, reason));
-  }
-
-  /** @private */
-  opened(): void {
-    this.readyState = 1;
-    (this.onopen as ((event: unknown) => void) | null)?.({ type: "open" });
-  }
-
-  /** @private A message from the server. */
-  deliver(bytes: Uint8Array): void {
-    if (this.readyState !== 1) {
-      return;
-    }
-    const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    (this.onmessage as ((event: unknown) => void) | null)?.({ data });
-  }
-
-  /** @private The connection closed with `code`. */
-  closedBy(code: number, reason: string): void {
-    if (this.readyState === 3) {
-      return;
-    }
-    this.readyState = 3;
-    (this.onclose as ((event: unknown) => void) | null)?.({ code, reason, wasClean: code !== 1006 });
-  }
-}
-
-// Everything either side sends goes through one FIFO queue, drained in a later task: frames keep
-// their order both ways, and nothing is delivered inside the call that sent it.
-const queue: (() => void)[] = [];
-let scheduled = false;
-
-function later(step: () => void): void {
-  queue.push(step);
-  if (!scheduled) {
-    scheduled = true;
-    setTimeout(drain, 0);
-  }
-}
-
-function drain(): void {
-  scheduled = false;
-  for (const step of queue.splice(0)) {
-    try {
-      step();
-    } catch (error) {
-      // Surface it as an uncaught error, without losing the frames after it.
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
-  }
-}
-
 /** A queue of request messages, read by the handler as an async iterable. */
 class Inbox<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
@@ -389,7 +304,7 @@ interface ServerCall {
   wake: (() => void) | undefined;
 }
 
-class ServerConnection {
+class ServerConnection implements SocketPeer {
   readonly calls = new Map<number, ServerCall>();
   readonly #server: MemoryServer;
   readonly #socket: MemorySocket;

@@ -198,6 +198,14 @@ describe("queries", () => {
     for (const stop of stops) stop();
   });
 
+  it("starts every key with its scope", async () => {
+    const billing = createSwillQuery<Rpcs>(client, { scope: "billing" });
+    expect(billing.key()).toEqual(["billing"]);
+    expect(billing.key("users.get", { id: 1 })).toEqual(["billing", "users", "get", { input: { id: 1 } }]);
+    expect(billing.streamOptions("count", 2).queryKey).toEqual(["billing", "count", { kind: "stream", input: 2 }]);
+    expect(billing.mutationOptions("users.create").mutationKey).toEqual(["billing", "users", "create"]);
+  });
+
   it("hashes keys holding bigint, bytes, dates and maps", () => {
     const hash = hashQueryKey(["swill", { input: { n: 2n ** 60n, b: new Uint8Array([1]), d: new Date(0), m: new Map([[1, "a"]]) } }]);
     expect(hash).toBe(
@@ -353,6 +361,20 @@ describe("live queries", () => {
     stop();
   });
 
+  it("is offline once a background reconnect gives up", async () => {
+    const fragile = server.client({ retries: 1, backoff: { initialDelayMs: 1, maxDelayMs: 2 } });
+    const store = connectionStatus(fragile);
+    const stop = store.subscribe(() => undefined);
+    await fragile.connect();
+    server.refuse(1011, "the server is down"); // not a refusal: dials fail with UNAVAILABLE
+    server.disconnect();
+    await expect.poll(() => store.getSnapshot().state).toBe("offline");
+    const snapshot = store.getSnapshot();
+    expect(snapshot.state === "offline" && snapshot.error.code).toBe(Code.UNAVAILABLE);
+    stop();
+    fragile.close();
+  });
+
   it("is refused on the very first connection too", async () => {
     server.refuse(4401, "no token");
     const store = connectionStatus(client);
@@ -384,6 +406,20 @@ describe("connection status", () => {
       "origin not allowed",
     ]);
     stop();
+  });
+
+  it("is offline once a background reconnect gives up", async () => {
+    const fragile = server.client({ retries: 1, backoff: { initialDelayMs: 1, maxDelayMs: 2 } });
+    const store = connectionStatus(fragile);
+    const stop = store.subscribe(() => undefined);
+    await fragile.connect();
+    server.refuse(1011, "the server is down"); // not a refusal: dials fail with UNAVAILABLE
+    server.disconnect();
+    await expect.poll(() => store.getSnapshot().state).toBe("offline");
+    const snapshot = store.getSnapshot();
+    expect(snapshot.state === "offline" && snapshot.error.code).toBe(Code.UNAVAILABLE);
+    stop();
+    fragile.close();
   });
 
   it("is refused on the very first connection too", async () => {
