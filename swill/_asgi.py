@@ -344,16 +344,16 @@ class ConnectionHandler:
 
     async def flush(self) -> None:
         """Have the writer send what the protocol has queued; wait while over the high-water mark."""
-        if self.wake_writer():
+        if self._closed or not self.protocol.has_data_to_send():
+            return
+        self._wake.set()
+        if self.buffered_bytes > self.high_water:
             await self.room()
 
-    def wake_writer(self) -> bool:
-        """Have the writer send what is queued. True when the producer must now wait (`room`)
-        before it queues more: the connection is over its high-water mark."""
-        if self._closed or not self.protocol.has_data_to_send():
-            return False
-        self._wake.set()
-        return self.buffered_bytes > self.high_water
+    def wake_writer(self) -> None:
+        """Have the writer send what is queued (a producer checks the mark before it queues)."""
+        if not self._closed:
+            self._wake.set()
 
     async def room(self) -> None:
         """Wait until the connection is under its high-water mark (or closed)."""

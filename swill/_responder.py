@@ -19,9 +19,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
-import anyio.lowlevel
-
 from ._hooks import run_chain
 from ._request import Metadata
 
@@ -165,7 +162,7 @@ class Responder:
         if stats[1] % YIELD_EVERY == 0:
             # A handler that never awaits (`for row in rows: yield row`) must not keep the loop:
             # the writer, the other calls and connections, and CLOSE or a deadline get their turn.
-            await anyio.lowlevel.checkpoint()
+            await asyncio.sleep(0)  # a cancellation point too: CLOSE and deadlines reach it
 
     async def end(self) -> None:
         """End a streamed response: END_OF_STREAM with the trailing metadata."""
