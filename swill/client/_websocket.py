@@ -8,9 +8,10 @@ Rules:
 1. Bytes in: `data_received` feeds the protocol and takes its events at once, in the transport's
    callback: whole data messages go to `inbox`, for `receive_batch` (a stream's messages come
    many to a TCP segment: one await takes them all).
-2. Bytes out: written as the protocol produces them. `send` writes its message first, then
-   waits while asyncio's write buffer is over its high-water mark, so that a cancelled `send`
-   never cuts a message.
+2. Bytes out: `send` queues its message in the protocol, then waits while asyncio's write buffer
+   is over its high-water mark. What the tasks of one turn of the event loop send goes out in
+   one write at its end (64 calls in flight: one system call, not 64; the server reads them in
+   one go too). A cancelled `send` never cuts a message: it is queued whole before any wait.
 3. Bounded: reading pauses while `READ_HIGH` messages wait in `inbox` (as `max_queue` does for
    websockets' own connections), and a message larger than `max_size` closes with 1009.
 4. Closing: the closing handshake, then the TCP connection; whatever does not finish within
@@ -66,6 +67,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._lost: asyncio.Future[None] = self.loop.create_future()
         self._pongs: dict[bytes, asyncio.Future[None]] = {}
         self._abort_timer: asyncio.TimerHandle | None = None
+        self._flush_soon = False  # a `_flush` is scheduled for the end of this turn of the loop
 
     # asyncio.Protocol.
 
@@ -154,14 +156,21 @@ class WebSocketConnection(asyncio.Protocol):
         self._handshake.set_result(None)
 
     def _flush(self) -> None:
+        self._flush_soon = False
         transport = self.transport
         if transport is None:
             return
-        for data in self.ws.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
+        chunks = self.ws.data_to_send()
+        if not chunks:
+            return
+        if chunks[-1]:  # the usual case: frames only, written in one go
+            transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        else:
+            for data in chunks:
+                if data:
+                    transport.write(data)
+                elif transport.can_write_eof():
+                    transport.write_eof()
         if self.ws.close_expected() and self._abort_timer is None:
             # The peer should now close TCP; don't wait forever for it.
             self._abort_timer = self.loop.call_later(self.close_timeout or 0, transport.abort)
@@ -186,7 +195,10 @@ class WebSocketConnection(asyncio.Protocol):
         if self.ws.state is not State.OPEN or self._lost.done():
             raise self.closed()
         self.ws.send_binary(message)
-        self._flush()
+        if not self._flush_soon:
+            # What the tasks of this turn of the loop send goes out in one write, at its end.
+            self._flush_soon = True
+            self.loop.call_soon(self._flush)
         if self._writing_paused:
             if self._drain is None or self._drain.done():
                 self._drain = self.loop.create_future()

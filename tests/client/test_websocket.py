@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -112,3 +113,42 @@ async def test_client_still_works_with_a_default_transport(url: str) -> None:
         assert await client.call("add", (1, 2)) == 3
         with pytest.raises(swill.Error):
             await client.call("no.such.rpc")
+
+
+class CountingWrites:
+    """Wraps an asyncio transport, counting `write` calls."""
+
+    def __init__(self, transport: Any) -> None:
+        self.inner = transport
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_messages_sent_in_one_turn_of_the_loop_go_out_in_one_write() -> None:
+    received: list[Any] = []
+    all_there = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        while True:
+            received.append(await peer.recv(30))
+            if len(received) == 64:
+                all_there.set()
+
+    async with fake_server(script) as fake:
+        connection: Any = await WebSocketTransport().connect(
+            fake.url, subprotocols=["swill.v1"], headers={}, max_size=None
+        )
+        counting = connection._connection.transport = CountingWrites(connection._connection.transport)
+        await asyncio.gather(*(connection.send(msgspec.msgpack.encode([9, n])) for n in range(64)))
+        with anyio.fail_after(5):
+            await all_there.wait()
+        writes = counting.writes
+        await connection.close()
+    assert writes == 1
+    assert received == [[9, n] for n in range(64)]
