@@ -485,6 +485,11 @@ class Client:
             conn = await self._connection()
             if await conn.acquire():
                 return conn
+            error = conn.error
+            if conn.closed and conn.protocol.hello is None and error is not None:
+                # Closed before its HELLO (a server that refuses or drains): that was this
+                # call's one connection attempt.
+                raise Error(error.code, error.message, error.data)
 
     async def _connection(self) -> Connection:
         conn = self._conn
