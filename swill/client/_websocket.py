@@ -21,6 +21,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import ssl as ssl_module
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,17 @@ USER_AGENT: Final = f"swill/{__version__} websockets/{websockets_version}"
 
 READ_HIGH: Final = 512
 """Messages that may wait in a connection's inbox before it stops reading the socket."""
+
+
+class _FramelessLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' client logger, without its DEBUG lines: they show each frame's bytes, and the
+    AUTH frame's bytes are credentials, which never go into logs."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+_FRAMELESS_LOGGER: Final = _FramelessLogger(logging.getLogger("websockets.client"), {})
 
 
 class WebSocketConnection(asyncio.Protocol):
@@ -266,6 +278,7 @@ async def open_connection(
     extensions = [ClientPerMessageDeflateFactory()] if compression == "deflate" else None
     protocol = ClientProtocol(
         uri,
+        logger=_FRAMELESS_LOGGER,
         subprotocols=[Subprotocol(s) for s in subprotocols] or None,
         extensions=extensions,
         max_size=max_size,

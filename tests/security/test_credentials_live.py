@@ -8,6 +8,7 @@ connection whose credentials expired.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -217,3 +218,22 @@ async def test_a_4401_with_a_refresh_that_does_not_work(server: LiveServer, how:
     # Refused twice, the client stops: no more auth. An auth that raises fails each attempt
     # (the retry, the subscription's try, the later call): the user may sign in again meanwhile.
     assert auth_calls == (2 if how == "refused" else 4)
+
+
+async def test_credentials_never_reach_the_logs(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # everything, websockets' frame traces included
+    secret = "s3cr3t"  # short: frame traces show only the first bytes of a frame
+
+    def auth() -> dict[str, Any]:
+        return {"token": secret, "exp": clock["epoch"] + 1}
+
+    async with swill.Client(server.url, auth=auth) as client:
+        assert await client.call("echo", 1) == 1
+        await client.reauthenticate()
+        with pytest.raises(swill.Error):
+            await client.call("kick", "token expired")
+        assert await client.call("echo", 2) == 2
+    assert len(opened) == 2 and caplog.records
+    text = caplog.text
+    assert secret not in text
+    assert secret.encode().hex() not in text.replace(" ", "")
