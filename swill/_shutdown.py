@@ -9,8 +9,9 @@ Rules:
 
 1. Only in the main thread, where signal handlers live; elsewhere (a server in a thread, as in
    tests) nothing is installed and `app.drain()` is the way.
-2. The first signal drains (new connections are refused meanwhile, with 1012), then passes the
-   signal on; a second one, or a signal that finds no connection, passes on at once.
+2. The first signal drains (new connections are refused meanwhile, with 1012, and after, until
+   the server is gone), then passes the signal on; a second one, or a signal that finds no
+   connection, passes on at once.
 3. The previous handlers come back when the lifespan ends.
 """
 
@@ -41,6 +42,7 @@ def drain_on_signals(app: Swill) -> Callable[[], None]:
     loop = asyncio.get_running_loop()
     previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in SIGNALS}
     tasks: list[asyncio.Task[None]] = []  # the drain, started at most once
+    started: list[int] = []  # the signal that started it
 
     def pass_on(sig: int, frame: FrameType | None) -> None:
         handler = previous[sig]
@@ -53,6 +55,7 @@ def drain_on_signals(app: Swill) -> Callable[[], None]:
     def drained(task: asyncio.Task[None], sig: int, frame: FrameType | None) -> None:
         if not task.cancelled() and task.exception() is not None:
             logger.error("draining the app failed", exc_info=task.exception())
+        app.draining = True  # the server is going away: keep refusing until it has
         pass_on(sig, frame)
 
     def start(sig: int, frame: FrameType | None) -> None:
@@ -61,9 +64,10 @@ def drain_on_signals(app: Swill) -> Callable[[], None]:
         task.add_done_callback(lambda task: drained(task, sig, frame))
 
     def handle(sig: int, frame: FrameType | None) -> None:
-        if app.draining or not app.connections:
+        if started or not app.connections:
             pass_on(sig, frame)  # nothing to drain, or a second signal: the server's way now
             return
+        started.append(sig)
         app.draining = True  # from now on, new connections are refused
         loop.call_soon_threadsafe(start, sig, frame)
 

@@ -38,7 +38,7 @@ async def test_a_signal_drains_then_reaches_the_previous_handler() -> None:
         assert seen == []  # not yet: the drain comes first
         with anyio.fail_after(5):
             await passed_on.wait()
-        assert drained == [True] and seen == [(signal.SIGTERM, True)]
+        assert drained == [True] and seen == [(signal.SIGTERM, True)]  # still refusing: going away
         signal.raise_signal(signal.SIGTERM)  # a second signal goes straight on
         assert seen == [(signal.SIGTERM, True)] * 2 and drained == [True]
         restore()
