@@ -233,9 +233,19 @@ class Connection:
             self._wake.set()
 
     def grant(self, id: int, n: int) -> None:
+        """Grant credit, written at once when nothing else is being written: the consumer of a
+        stream may not yield to the writer task before it has taken many more messages."""
         if id in self.protocol.calls and not self.closed:
             self.protocol.grant_credit(id, n)
-            self._wake.set()
+            if self._writing or self._pending:
+                self._wake.set()
+                return
+            send_nowait = self.transport.send_nowait
+            for message in self.protocol.data_to_send():
+                if self._pending or not send_nowait(message):
+                    self._pending.append(message)
+            if self._pending:
+                self._wake.set()
 
     def wake(self) -> None:
         """Have the writer task write what the protocol queued (from code that can't await)."""

@@ -57,6 +57,14 @@ class TransportConnection(abc.ABC):
             TransportClosed: The connection is closed.
         """
 
+    def send_nowait(self, message: bytes) -> bool:
+        """Send one binary message now, from code that can't await, if the transport can.
+
+        Returns:
+            False when it can't (the default): the caller sends it with `send` instead.
+        """
+        return False
+
     @abc.abstractmethod
     async def receive(self) -> bytes | str:
         """The next message: `bytes` for a binary message, `str` for a text one.

@@ -216,6 +216,14 @@ class WebSocketConnection(asyncio.Protocol):
                 self._drain = self.loop.create_future()
             await asyncio.shield(self._drain)
 
+    def send_nowait(self, message: bytes) -> bool:
+        """Write `message` at once, with what is queued before it; False when closed."""
+        if self.ws.state is not State.OPEN or self._lost.done():
+            return False
+        self.ws.send_binary(message)
+        self._flush()
+        return True
+
     async def receive_batch(self) -> list[bytes | str]:
         while not self.inbox:
             if self._lost.done():
@@ -403,6 +411,9 @@ class _Connection(TransportConnection):
 
     async def send(self, message: bytes) -> None:
         await self._connection.send(message)
+
+    def send_nowait(self, message: bytes) -> bool:
+        return self._connection.send_nowait(message)
 
     async def receive(self) -> bytes | str:
         connection = self._connection

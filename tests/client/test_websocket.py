@@ -152,3 +152,25 @@ async def test_messages_sent_in_one_turn_of_the_loop_go_out_in_one_write() -> No
         await connection.close()
     assert writes == 1
     assert received == [[9, n] for n in range(64)]
+
+
+async def test_credit_goes_out_at_once_while_the_consumer_works_through_a_batch() -> None:
+    async def script(peer: Peer) -> None:
+        request = await peer.recv(30)
+        await peer.send(*([1, request[1], n] for n in range(4)))
+        credit = await peer.recv(30)
+        assert credit == [7, request[1], 2]
+        await peer.send([3, request[1]])
+        await peer.recv(30)
+
+    async with fake_server(script) as fake, Client(fake.url, window=4) as client:
+        await client.connect()
+        inner = client._conn.transport._connection  # type: ignore[union-attr]
+        counting = inner.transport = CountingWrites(inner.transport)
+        call = client.stream("count", 4)
+        writes_seen = []
+        async for n in call:
+            writes_seen.append((n, counting.writes))  # no await between messages of one batch
+        assert [n for n, _ in writes_seen] == [0, 1, 2, 3]
+        request_writes = writes_seen[0][1]
+        assert writes_seen[2][1] == request_writes + 1  # the CREDIT was written after message 1

@@ -161,3 +161,14 @@ async def test_the_python_client_sends_credentials_and_reauthenticates(server: L
                 break
         else:
             raise AssertionError("the new credentials never applied")
+
+
+async def test_testclient_takes_auth_too() -> None:
+    from swill.testing import TestClient
+
+    async with TestClient(app, auth=lambda: {"token": "t-bob"}) as client:
+        assert await client.call("whoami") == ["bob", {"token": "t-bob"}]
+    async with TestClient(app, auth=lambda: {"token": "nope"}) as client:
+        with pytest.raises(swill.Error) as info:
+            await client.call("whoami")
+        assert info.value.code is swill.Code.UNAUTHENTICATED and "unknown token" in info.value.message
