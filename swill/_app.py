@@ -270,7 +270,8 @@ class Swill(_Handlers):
         self.broker = broker
         self.connections: set[Connection] = set()
         self.draining = False
-        """True while a drain runs: new connections are then closed at once with 1012."""
+        """True once a drain started: new connections are then closed at once with 1012 (until
+        the lifespan starts again)."""
         self._exception_handlers: dict[type[BaseException], Callable[..., Any]] = {}
         self._handlers_by_connection: dict[Connection, ConnectionHandler] = {}
         self._routes: dict[str, Route] | None = None
@@ -541,23 +542,20 @@ class Swill(_Handlers):
     async def drain(self, grace: float | None = None) -> None:
         """Shut down gracefully: GOAWAY on every connection, let open calls finish for `grace`
         seconds (default `drain_grace`), end the rest with `UNAVAILABLE`, close with 1001.
-        Connections that arrive meanwhile are closed at once with 1012; once it is over, the app
-        serves new connections again (the server is usually stopping by then)."""
+        Connections that arrive from then on are closed at once with 1012, until the app's
+        lifespan starts again: a drained app is going away."""
         grace = self.drain_grace if grace is None else grace
         self.draining = True
-        try:
-            async with anyio.create_task_group() as task_group:
-                for handler in list(self._handlers_by_connection.values()):
-                    task_group.start_soon(handler.drain, grace)
-                if self._topics:
-                    # A topic's stream never ends by itself: end them now, after GOAWAY went out,
-                    # rather than wait out the grace period. Clients resume elsewhere.
-                    from ._topics import end_subscriptions
+        async with anyio.create_task_group() as task_group:
+            for handler in list(self._handlers_by_connection.values()):
+                task_group.start_soon(handler.drain, grace)
+            if self._topics:
+                # A topic's stream never ends by itself: end them now, after GOAWAY went out,
+                # rather than wait out the grace period. Clients resume elsewhere.
+                from ._topics import end_subscriptions
 
-                    await anyio.lowlevel.checkpoint()
-                    end_subscriptions(self)
-        finally:
-            self.draining = False
+                await anyio.lowlevel.checkpoint()
+                end_subscriptions(self)
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -55,7 +55,6 @@ def drain_on_signals(app: Swill) -> Callable[[], None]:
     def drained(task: asyncio.Task[None], sig: int, frame: FrameType | None) -> None:
         if not task.cancelled() and task.exception() is not None:
             logger.error("draining the app failed", exc_info=task.exception())
-        app.draining = True  # the server is going away: keep refusing until it has
         pass_on(sig, frame)
 
     def start(sig: int, frame: FrameType | None) -> None:
