@@ -30,7 +30,7 @@ async def test_server_closing_the_connection_fails_open_calls_and_the_client_rec
         assert second != first
 
 
-async def test_drain_lets_open_calls_finish_and_new_calls_reconnect(
+async def test_drain_lets_open_calls_finish_and_new_calls_fail_at_once(
     live_server: Callable[..., LiveServer],
 ) -> None:
     app = make_app()
@@ -43,8 +43,12 @@ async def test_drain_lets_open_calls_finish_and_new_calls_reconnect(
         assert await call.result() == "slept"
         with anyio.fail_after(5):
             await anyio.to_thread.run_sync(drained.result, 5)  # quick: the old connection went idle
-        after = await client.call("connection_id")  # the drain is over: the app serves again
-        assert after != before
+        # A drained app closes new connections with 1012 (until its lifespan starts again): the
+        # call fails on its one attempt, without a reconnect loop.
+        with anyio.fail_after(5), pytest.raises(swill.Error) as info:
+            await client.call("connection_id")
+        assert (info.value.code, info.value.data) == (swill.Code.UNAVAILABLE, {"close_code": 1012})
+        assert before
 
 
 async def test_uvicorn_shutting_down_fails_open_calls_with_unavailable(

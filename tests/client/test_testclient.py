@@ -87,7 +87,10 @@ async def test_drain_in_process() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(app.drain, 5)
             assert await call.result() == "slept"
-        assert await client.call("connection_id") != before  # the drain is over: served again
+        with anyio.fail_after(5), pytest.raises(swill.Error) as info:  # drained: new connections close
+            await client.call("connection_id")
+        assert (info.value.code, info.value.data) == (swill.Code.UNAVAILABLE, {"close_code": 1012})
+        assert before
 
 
 async def test_server_closing_the_connection() -> None:
