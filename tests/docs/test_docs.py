@@ -17,7 +17,9 @@ from .conftest import DOCS, PYTHON_BLOCK
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
 PAGES = sorted(DOCS.glob("*.md"))
-TS_TESTS = "clients/typescript/test/"
+TS_TESTS = ("clients/typescript/test/", "examples/react/src/")
+"""Folders whose `*.test.ts(x)` files vitest runs: the client's suite (scripts/test) and the React
+example's (tests/browser/test_react_example.py)."""
 SNIPPET = re.compile(r'^--8<-- "([^":]+)(?::[\w-]+)?"$', re.MULTILINE)
 
 
@@ -55,8 +57,8 @@ def test_included_examples_exist_and_are_tested() -> None:
     tests = "\n".join(path.read_text(encoding="utf-8") for path in Path(__file__).parent.glob("test_*.py"))
     for path in included:
         assert (ROOT / path).is_file(), path
-        if path.startswith(TS_TESTS) and path.endswith(".test.ts"):
-            continue  # itself a test: vitest runs every test/**/*.test.ts (vitest.config.ts)
+        if path.startswith(TS_TESTS) and path.endswith((".test.ts", ".test.tsx")):
+            continue  # itself a test, which vitest runs
         module = Path(path).stem
         assert re.search(rf"^from examples import .*\b{module}\b", tests, re.MULTILINE), f"no test runs {path}"
 
@@ -64,6 +66,9 @@ def test_included_examples_exist_and_are_tested() -> None:
 def test_vitest_runs_the_typescript_files_pages_include() -> None:
     config = (ROOT / "clients/typescript/vitest.config.ts").read_text(encoding="utf-8")
     assert 'include: ["test/**/*.test.ts"]' in config
+    assert '"test": "vitest run"' in (ROOT / "examples/react/package.json").read_text(encoding="utf-8")
+    runner = (ROOT / "tests/browser/test_react_example.py").read_text(encoding="utf-8")
+    assert '["npm", "test"], cwd=EXAMPLE' in runner
 
 
 def test_every_example_module_is_on_a_page() -> None:

@@ -41,7 +41,7 @@ export { type StreamingCall, type StreamingCallSnapshot, type StreamingStatus, s
 
 /**
  * The names of `R`'s resumable rpcs: server streams marked with a `value` type, or whose messages
- * are `{ id, value }` events (PROTOCOL.md section 7b).
+ * are `{ id, value }` events (docs/protocol.md, "Resumable streams").
  */
 export type ResumableRpcs<R> = {
   [N in keyof R & string]: R[N] extends { readonly kind: "server_stream"; readonly value: unknown }
