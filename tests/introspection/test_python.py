@@ -220,7 +220,7 @@ async def test_subscribe_is_generated_for_exactly_the_resumable_rpcs(
     assert "api_resumable" not in (generated / "api_catalog.py").read_text()
     assert "def subscribe(" not in (generated / "api_catalog.py").read_text()
     api_module: Any = load(generated / "api_resumable.py")
-    server = live_server(resumable.app)
+    server = live_server(resumable.make_app())
     async with Client(server.url) as client:
         api = api_module.Api(client)
         await api.publish(1.5)

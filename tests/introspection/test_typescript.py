@@ -174,7 +174,7 @@ def test_generated_modules_compile_strict_and_their_types_are_tight(compiled: Pa
 
 
 def test_node_subscribes_through_the_generated_module(compiled: Path, live_server: Callable[..., LiveServer]) -> None:
-    server = live_server(resumable.app)
+    server = live_server(resumable.make_app())
     result = node(compiled / "live_resumable.js", server.url, cwd=compiled.parent, timeout=60)
     assert json.loads(result.stdout) == [1, 2.5, 0, False]  # the replayed value, event id 1
 
