@@ -632,13 +632,16 @@ class ClientProtocol(_Base):
     """The client's side of one connection.
 
     Args:
-        window: The default credit a streamed response gets (`None`: no flow control).
+        max_receive_size: The largest message accepted from the server, in bytes (`None`: no
+            limit); a larger one fails the call it names with `RESOURCE_EXHAUSTED`, unread, or is
+            reported on id 0 when no open call's id can be read. The connection goes on.
     """
 
     role = Role.CLIENT
 
-    def __init__(self) -> None:
+    def __init__(self, max_receive_size: int | None = None) -> None:
         super().__init__()
+        self.max_receive_size = max_receive_size
         self.settings = Settings()
         self.hello: dict[str, Any] | None = None
         self.next_id = 1
@@ -720,6 +723,10 @@ class ClientProtocol(_Base):
         self._events.append(ErrorReceived(0, Error(Code.INTERNAL, "the server sent a text message")))
 
     def receive_data(self, message: bytes) -> None:
+        limit = self.max_receive_size
+        if limit is not None and len(message) > limit:
+            self._oversized(message, limit)
+            return
         try:
             frame = self._decoder.decode(message)
         except FrameError as exc:
@@ -797,6 +804,14 @@ class ClientProtocol(_Base):
     def _malformed(self, exc: FrameError) -> None:
         id = exc.id
         error = Error(Code.INTERNAL, f"protocol violation: {exc.message}")
+        if id is not None and id in self.calls:
+            self._fail(id, error)
+        else:
+            self._events.append(ErrorReceived(0, error))
+
+    def _oversized(self, message: bytes, limit: int) -> None:
+        _, id = peek(message)
+        error = Error(Code.RESOURCE_EXHAUSTED, f"message of {len(message)} bytes exceeds the client's limit ({limit})")
         if id is not None and id in self.calls:
             self._fail(id, error)
         else:

@@ -177,7 +177,14 @@ def _client(args: argparse.Namespace) -> Client:
         if not sep or not name.strip():
             raise UsageError(f"a header is NAME:VALUE, got {header!r}")
         headers[name.strip()] = value.strip()
-    return Client(normalize_url(args.url), headers=headers, connect_timeout=args.connect_timeout, max_size=None)
+    # One connection attempt: a one-shot command reports an unreachable server at once.
+    return Client(
+        normalize_url(args.url),
+        headers=headers,
+        connect_timeout=args.connect_timeout,
+        max_receive_size=None,
+        retries=0,
+    )
 
 
 def _parse_json(text: str, where: str) -> Any:
@@ -241,7 +248,7 @@ async def _with_client(client: Client, work: Callable[[], Awaitable[int]]) -> in
         try:
             await client.connect()
         except Error as error:
-            print(f"swill: {error.message}", file=sys.stderr)
+            print(f"swill: {_connection_error(error)}", file=sys.stderr)
             return EXIT_CONNECTION
         try:
             return await work()
@@ -249,6 +256,15 @@ async def _with_client(client: Client, work: Callable[[], Awaitable[int]]) -> in
             _print_error(error)
             connection = isinstance(error.data, dict) and "close_code" in error.data
             return EXIT_CONNECTION if connection else EXIT_CALL_FAILED
+
+
+def _connection_error(error: Error) -> str:
+    """The message of a failed connection, with the close code of a refusal (whose message is
+    the server's reason alone)."""
+    code = error.data.get("close_code") if isinstance(error.data, dict) else None
+    if isinstance(code, int) and f"close code {code}" not in error.message:
+        return f"{error.message} (close code {code})"
+    return error.message
 
 
 def _print_error(error: Error) -> None:

@@ -6,8 +6,10 @@ Rules:
    again after GOAWAY or a lost connection; calls still open on a connection that got GOAWAY
    finish there. A connection closed with a 44xx code is a refusal: the client does not reconnect,
    and every later call raises the refusal's error.
-2. Failed connection attempts back off: each call makes at most one attempt, after waiting out
-   the delay the previous failures earned (within its own deadline).
+2. Failed connection attempts back off: a call that needs a connection waits for one through
+   the first attempt and `retries` more, each after the delay the failures before it earned,
+   within the call's own deadline; when the attempts are used up, the waiting calls fail with
+   `UNAVAILABLE`. A 44xx close or a failing `auth` ends the attempts at once.
 4. Credentials (`auth=`): the function is called before every connection attempt and its result
    goes out as AUTH, the connection's first frame. After a 4401 close it is called once more
    and the client reconnects at once; a second 4401 in a row (no call served in between) is a
@@ -40,12 +42,21 @@ from ._websocket import WebSocketTransport
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["DEFAULT_WINDOW", "UNSET", "Client", "retry_delay"]
+__all__ = ["DEFAULT_WINDOW", "UNSET", "Client", "retry_delay", "transport_max_size"]
 
 T = TypeVar("T")
 
 DEFAULT_WINDOW: Final = 32
 """Messages of a streamed response the server may send ahead of the application."""
+
+
+def transport_max_size(max_receive_size: int | None) -> int | None:
+    """The most the transport buffers for one message: twice the client's `max_receive_size`.
+
+    A message over `max_receive_size` but within this fails only the call it names; a larger one
+    closes the connection (1009), since it would have to be buffered whole to be skipped.
+    """
+    return None if max_receive_size is None else 2 * max_receive_size
 
 
 class _Unset(enum.Enum):
@@ -89,11 +100,17 @@ class Client:
         keepalive: Send a PING frame this often, in seconds, and drop the connection when its
             PONG does not come back within as long (`None`: no PINGs from the client).
         connect_timeout: Seconds allowed to open a connection and receive HELLO.
-        max_size: The largest message accepted from the server, in bytes (`None`: no limit).
+        max_receive_size: The largest message accepted from the server, in bytes (`None`: no
+            limit). A larger one fails the call it names with `RESOURCE_EXHAUSTED` and the
+            connection goes on; one larger than twice this (`transport_max_size`) closes the
+            connection with 1009, since the transport would have to buffer it whole.
         transport: How to reach the server (default: `WebSocketTransport()`).
         reconnect_delay: The first delay, in seconds, after a failed connection attempt; it
             doubles with each failure, up to `max_reconnect_delay`.
         max_reconnect_delay: The longest delay between connection attempts.
+        retries: How many more connection attempts a call waiting for a connection makes after
+            the first one failed, each after its backoff; then the waiting calls fail with
+            `UNAVAILABLE`.
         auth: A function (sync or async) returning the credentials to send in AUTH
             (docs/protocol.md, "Credentials"), any MessagePack value such as `{"token": "..."}`.
             Called before every connection, and once more after a 4401 close. An exception it raises fails the
@@ -113,10 +130,11 @@ class Client:
         window: int | None = DEFAULT_WINDOW,
         keepalive: float | None = None,
         connect_timeout: float = 10.0,
-        max_size: int | None = 16 << 20,
+        max_receive_size: int | None = 16 << 20,
         transport: AsyncTransport | None = None,
         reconnect_delay: float = 0.1,
         max_reconnect_delay: float = 5.0,
+        retries: int = 5,
         auth: Callable[[], Any] | None = None,
         backoff: Callable[[int], float] | None = None,
     ) -> None:
@@ -127,10 +145,11 @@ class Client:
         self.window = _check_window(window)
         self.keepalive = keepalive
         self.connect_timeout = connect_timeout
-        self.max_size = max_size
+        self.max_receive_size = max_receive_size
         self.transport = transport if transport is not None else WebSocketTransport(open_timeout=connect_timeout)
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_delay = max_reconnect_delay
+        self.retries = retries
         self._conn: Connection | None = None
         self._connections: set[Connection] = set()
         self._connecting: asyncio.Task[Connection] | None = None
@@ -520,33 +539,55 @@ class Client:
             raise
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> Connection:
+        """Connection attempts until one opens: the first, then up to `retries` more."""
         try:
-            delay = self._next_attempt - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            credentials = NO_CREDENTIALS
-            if self.auth is not None:
+            retries = self.retries
+            while True:
+                delay = self._next_attempt - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 try:
-                    credentials = await self._credentials()
-                except Error:
-                    self._failed(loop)
-                    raise
-            try:
-                transport = await self.transport.connect(
-                    self.url, subprotocols=[SUBPROTOCOL], headers=self.headers, max_size=self.max_size
-                )
-            except TransportError as exc:
-                self._failed(loop)
-                raise Error(Code.UNAVAILABLE, f"can't connect to {self.url}: {exc}") from None
-            conn = Connection(
-                transport, on_closed=self._closed_connection, on_goaway=self._goaway, on_hello=self._hello
-            )
-            self._connections.add(conn)
-            conn.start(credentials, self.connect_timeout, self.keepalive)
-            self._conn = conn
-            return conn
+                    return await self._attempt(loop)
+                except Error as error:
+                    if error.code is not Code.UNAVAILABLE:
+                        raise
+                    if retries <= 0:  # used up: the next call starts a new round, at once
+                        self._failures, self._next_attempt = 0, 0.0
+                        raise
+                    retries -= 1
         finally:
             self._connecting = None
+
+    async def _attempt(self, loop: asyncio.AbstractEventLoop) -> Connection:
+        """One connection attempt; a failure earns the next one its backoff."""
+        credentials = NO_CREDENTIALS
+        if self.auth is not None:
+            try:
+                credentials = await self._credentials()
+            except Error:
+                self._failed(loop)
+                raise
+        try:
+            transport = await self.transport.connect(
+                self.url,
+                subprotocols=[SUBPROTOCOL],
+                headers=self.headers,
+                max_size=transport_max_size(self.max_receive_size),
+            )
+        except TransportError as exc:
+            self._failed(loop)
+            raise Error(Code.UNAVAILABLE, f"can't connect to {self.url}: {exc}") from None
+        conn = Connection(
+            transport,
+            on_closed=self._closed_connection,
+            on_goaway=self._goaway,
+            on_hello=self._hello,
+            max_receive_size=self.max_receive_size,
+        )
+        self._connections.add(conn)
+        conn.start(credentials, self.connect_timeout, self.keepalive)
+        self._conn = conn
+        return conn
 
     def _failed(self, loop: asyncio.AbstractEventLoop) -> None:
         self._failures += 1

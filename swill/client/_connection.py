@@ -68,11 +68,10 @@ CLOSE_TIMEOUT: Final = 10.0
 
 def close_error(code: int, reason: str) -> Error:
     """The error for calls on a connection that closed with `code` and `reason`."""
-    if 4400 <= code <= 4499:
-        detail = f": {reason}" if reason else ""
+    if 4400 <= code <= 4499:  # the message is the server's reason, as sent
         return Error(
             REFUSAL_CODES.get(code, Code.FAILED_PRECONDITION),
-            f"the server refused the connection (close code {code}){detail}",
+            reason or f"the server refused the connection (close code {code})",
             {"close_code": code},
         )
     if code == 1006:
@@ -89,6 +88,7 @@ class Connection:
         on_closed: Called once when the connection closes, however it closes.
         on_goaway: Called when the server sends GOAWAY.
         on_hello: Called when the server's HELLO arrives.
+        max_receive_size: The largest message accepted from the server (`ClientProtocol`).
     """
 
     def __init__(
@@ -98,10 +98,11 @@ class Connection:
         on_closed: Callable[[Connection], None],
         on_goaway: Callable[[Connection], None],
         on_hello: Callable[[Connection], None] | None = None,
+        max_receive_size: int | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.transport = transport
-        self.protocol = ClientProtocol()
+        self.protocol = ClientProtocol(max_receive_size)
         self.calls: dict[int, Call[Any]] = {}
         self.accepting = True
         self.closed = False
@@ -377,6 +378,7 @@ class Connection:
             call._on_error(event.error)
 
     def _on_failed(self, event: CallFailed) -> None:
+        self._wake.set()  # the protocol queued CLOSE for the call: the server stops its handler
         call = self.calls.get(event.id)
         if call is not None:
             logger.warning("call %s #%d: %s", call.rpc, event.id, event.error.message)

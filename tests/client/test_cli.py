@@ -275,7 +275,11 @@ def test_in_process_errors(url: str, capsys: pytest.CaptureFixture[str]) -> None
     status, _, err = run_main(capsys, "call", url, "fail", '{"code": "ABORTED", "message": "no"}')
     assert (status, err) == (1, "error: ABORTED: no\n")
     status, _, err = run_main(capsys, "call", url, "close_connection", "4403")
-    assert status == 3 and err.startswith("error: PERMISSION_DENIED: ")
+    # The reason as the server sent it, and the close code next to it.
+    assert (status, err) == (3, 'error: PERMISSION_DENIED: closed by request\ndata: {"close_code":4403}\n')
+    status, _, err = run_main(capsys, "call", url, "add", "[1, 2]", "-H", "Origin: http://evil.example")
+    assert status == 3 and err.startswith("swill: origin http://evil.example is not allowed")
+    assert err.endswith(" (close code 4403)\n")
     with socket_closed_port() as port:
         status, _, err = run_main(capsys, "call", f"127.0.0.1:{port}", "add", "[1, 2]")
     assert status == 3 and "can't connect" in err

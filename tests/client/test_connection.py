@@ -103,10 +103,22 @@ async def test_server_killed_mid_stream(server_process: Callable[..., ServerProc
         assert info.value.message.startswith("can't connect")
 
 
-async def test_a_response_larger_than_max_size_closes_the_connection(url: str) -> None:
-    async with Client(url, max_size=1000, reconnect_delay=0.01) as client:
+async def test_a_response_larger_than_max_receive_size_fails_only_its_call(url: str) -> None:
+    async with Client(url, max_receive_size=1000, reconnect_delay=0.01) as client:
+        before = await client.call("connection_id")
         with pytest.raises(swill.Error) as info:
-            await client.call("blob", 2000)
+            await client.call("blob", 1500)
+        assert info.value.code is swill.Code.RESOURCE_EXHAUSTED
+        assert "exceeds the client's limit (1000)" in info.value.message
+        assert await client.call("blob", 10) == b"x" * 10
+        assert await client.call("connection_id") == before  # the same connection went on
+
+
+async def test_a_response_over_the_transport_cap_closes_the_connection(url: str) -> None:
+    async with Client(url, max_receive_size=1000, reconnect_delay=0.01) as client:
+        before = await client.call("connection_id")
+        with pytest.raises(swill.Error) as info:
+            await client.call("blob", 2 * 1000 + 100)  # over transport_max_size(1000): not buffered
         assert info.value.code is swill.Code.UNAVAILABLE
         assert info.value.data == {"close_code": 1009}
-        assert await client.call("blob", 10) == b"x" * 10  # a new connection
+        assert await client.call("connection_id") != before  # a new connection

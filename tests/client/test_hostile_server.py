@@ -85,13 +85,25 @@ async def test_noise_on_the_connection_disturbs_no_call(noise: bytes) -> None:
             assert await client.call("again") == "ok"
 
 
-async def test_an_oversize_frame_ends_the_connection_not_the_client() -> None:
+async def test_an_oversize_frame_fails_its_call_and_the_connection_goes_on() -> None:
     big = b"\x93\x06" + ID + msgspec.msgpack.encode("x" * 5000)
     async with fake_server(answering_with(big)) as fake:  # type: ignore[arg-type]
-        async with Client(fake.url, max_size=4096) as client:
+        async with Client(fake.url, max_receive_size=4096) as client:
             with anyio.fail_after(5), pytest.raises(swill.Error) as info:
                 await client.call("bad")
-            assert info.value.code is swill.Code.UNAVAILABLE
+            assert info.value.code is swill.Code.RESOURCE_EXHAUSTED
+            with anyio.fail_after(5):
+                assert await client.call("good") == "ok"
+        assert fake.connections == 1
+
+
+async def test_a_frame_over_the_transport_cap_ends_the_connection_not_the_client() -> None:
+    huge = b"\x93\x06" + ID + msgspec.msgpack.encode("x" * 9000)  # over transport_max_size(4096)
+    async with fake_server(answering_with(huge)) as fake:  # type: ignore[arg-type]
+        async with Client(fake.url, max_receive_size=4096) as client:
+            with anyio.fail_after(5), pytest.raises(swill.Error) as info:
+                await client.call("bad")
+            assert (info.value.code, info.value.data) == (swill.Code.UNAVAILABLE, {"close_code": 1009})
             with anyio.fail_after(5):
                 assert await client.call("good") == "ok"  # a new connection
         assert fake.connections == 2

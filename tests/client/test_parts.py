@@ -47,6 +47,7 @@ def test_close_messages() -> None:
     assert close_error(1006, "").message == "the connection was lost"
     assert close_error(1001, "bye").message == "the connection closed (code 1001, bye)"
     assert close_error(4401, "").message == "the server refused the connection (close code 4401)"
+    assert close_error(4403, "origin refused").message == "origin refused"  # the reason as the server sent it
 
 
 def test_decoders_are_built_once_per_type() -> None:

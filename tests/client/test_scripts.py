@@ -97,12 +97,14 @@ class Replayer:
         self.script = script
         self.transport = ScriptedTransport()
         self.auth_calls = 0
-        credentials: list[Any] | None = script.get("client", {}).get("auth")
+        options = script.get("client", {})
+        credentials: list[Any] | None = options.get("auth")
         self.client = swill.Client(
             "ws://scripted.test/ws",
             transport=self.transport,
             auth=None if credentials is None else self._auth(credentials),
             backoff=lambda attempt: 0.0,
+            max_receive_size=options.get("max_receive_size", 16 << 20),
         )
         self.outcomes: dict[str, Outcome] = {}
         self.tasks: list[asyncio.Task[None]] = []
@@ -254,6 +256,7 @@ class Replayer:
             assert outcome.error is not None, where
             assert outcome.error.code == step["error"]["code"], where
             assert step["error"].get("message_includes", "") in outcome.error.message, where
+            assert step["error"].get("message", outcome.error.message) == outcome.error.message, where
         if "ended" in step:
             assert outcome.ended == step["ended"], where
         if "pending" in step:

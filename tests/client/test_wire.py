@@ -285,7 +285,8 @@ async def test_a_44xx_close_is_a_refusal_and_the_client_does_not_reconnect() -> 
             with pytest.raises(swill.Error) as info:
                 await client.call("f")
             assert info.value.code is swill.Code.UNAUTHENTICATED
-            assert info.value.message == "the server refused the connection (close code 4401): bad token"
+            assert info.value.message == "bad token"
+            assert info.value.data == {"close_code": 4401}
         assert fake.connections == 1
 
 
@@ -339,6 +340,36 @@ async def test_refused_connection_is_unavailable() -> None:
                 await client.call("f")
             assert info.value.code is swill.Code.UNAVAILABLE
             assert info.value.message.startswith(f"can't connect to {url}")
+
+
+async def test_a_call_waiting_through_connection_attempts_is_bounded_by_its_timeout() -> None:
+    async with fake_server(answer_all) as fake:
+        url = fake.url
+    async with Client(url, backoff=lambda attempt: 30.0) as client:  # the retries would take minutes
+        with anyio.fail_after(5), pytest.raises(swill.Error) as info:
+            await client.call("f", timeout=0.2)
+        assert info.value.code is swill.Code.DEADLINE_EXCEEDED
+    async with Client(url, retries=0, backoff=lambda attempt: 30.0) as client:
+        with anyio.fail_after(5), pytest.raises(swill.Error) as info:  # one attempt, no wait
+            await client.call("f")
+        assert info.value.code is swill.Code.UNAVAILABLE
+
+
+async def test_each_call_waits_through_a_round_of_attempts_that_backs_off_from_the_start() -> None:
+    async with fake_server(answer_all) as fake:
+        url = fake.url
+    delays: list[int] = []
+
+    def backoff(attempt: int) -> float:
+        delays.append(attempt)
+        return 0.0
+
+    async with Client(url, retries=2, backoff=backoff) as client:
+        for _ in range(2):
+            with anyio.fail_after(5), pytest.raises(swill.Error) as info:
+                await client.call("f")
+            assert info.value.code is swill.Code.UNAVAILABLE
+    assert delays == [1, 2, 3, 1, 2, 3]  # 3 attempts a call; the second round starts afresh
 
 
 async def test_fragmented_and_burst_messages_arrive_whole_and_in_order() -> None:

@@ -482,6 +482,35 @@ def test_client_malformed_frame_on_an_open_call_fails_it() -> None:
     assert decode_all(c.data_to_send())[-1][:2] == [4, id]
 
 
+def test_client_message_over_the_receive_limit_fails_only_its_call() -> None:
+    c = ClientProtocol(max_receive_size=200)
+    feed(c, [8, 0, {"version": 1}])
+    first, second = c.send_request("count", 1), c.send_request("add", [1, 2])
+    c.data_to_send()
+    big = msgspec.msgpack.encode([1, first, "x" * 300])
+    c.receive_data(big)
+    [_, event] = c.events_received()
+    assert isinstance(event, CallFailed) and event.id == first and event.error.code is Code.RESOURCE_EXHAUSTED
+    assert event.error.message == f"message of {len(big)} bytes exceeds the client's limit (200)"
+    assert decode_all(c.data_to_send())[0][:2] == [4, first]  # CLOSE: the server stops the call
+    feed(c, [6, second, 3])  # the connection goes on
+    [event] = c.events_received()
+    assert isinstance(event, ResponseReceived) and event.id == second
+
+
+def test_client_message_over_the_receive_limit_without_an_open_call_is_a_connection_error() -> None:
+    c = ClientProtocol(max_receive_size=10)
+    c.receive_data(msgspec.msgpack.encode([6, 77, "x" * 20]))  # a call that is not open
+    c.receive_data(msgspec.msgpack.encode("x" * 20))  # no id to read
+    events = c.events_received()
+    assert [type(e) for e in events] == [ErrorReceived, ErrorReceived]
+    assert all(e.id == 0 and e.error.code is Code.RESOURCE_EXHAUSTED for e in events if isinstance(e, ErrorReceived))
+    assert c.data_to_send() == []
+    unlimited = ClientProtocol()
+    unlimited.receive_data(msgspec.msgpack.encode([8, 0, {"version": 1, "server": "x" * 1000}]))
+    assert isinstance(unlimited.events_received()[0], HelloReceived)
+
+
 def test_error_str_and_repr() -> None:
     assert str(Error(Code.NOT_FOUND, "gone")) == "NOT_FOUND: gone"
     assert str(Error("NOT_FOUND")) == "NOT_FOUND"

@@ -184,7 +184,7 @@ export function closeError(code: number, reason: string): SwillError {
   const init = { cause: { code, reason }, data: { close_code: code } };
   const refusal = refusalCode(code);
   if (refusal !== undefined) {
-    return new SwillError(refusal, reason || `the server refused the connection (${code})`, init);
+    return new SwillError(refusal, reason || `the server refused the connection (close code ${code})`, init);
   }
   const detail = reason ? `${code} ${reason}` : `${code}`;
   return new SwillError(Code.UNAVAILABLE, `the connection was lost (${detail})`, init);

@@ -2033,7 +2033,7 @@ function closeError(code, reason) {
   const init = { cause: { code, reason }, data: { close_code: code } };
   const refusal = refusalCode(code);
   if (refusal !== void 0) {
-    return new SwillError(refusal, reason || `the server refused the connection (${code})`, init);
+    return new SwillError(refusal, reason || `the server refused the connection (close code ${code})`, init);
   }
   const detail = reason ? `${code} ${reason}` : `${code}`;
   return new SwillError(Code.UNAVAILABLE, `the connection was lost (${detail})`, init);

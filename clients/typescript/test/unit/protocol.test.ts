@@ -204,7 +204,7 @@ describe("closing", () => {
   });
 
   it("names a refusal without a reason by its code", () => {
-    expect(closeError(4403, "").message).toMatch(/refused the connection \(4403\)/);
+    expect(closeError(4403, "").message).toBe("the server refused the connection (close code 4403)");
   });
 });
 

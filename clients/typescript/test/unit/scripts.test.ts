@@ -1,9 +1,10 @@
 // Replays tests/fixtures/client_scripts.json against the TypeScript client (format: the README
 // there); the Python suite replays the same file (tests/client/test_scripts.py).
 //
-// The client runs over scripted sockets: no network, no real waits (backoff is 0, and a dial does
-// not retry by itself: `retries: 0`, so that a failed attempt fails the calls waiting for it, as
-// the scripts say). After each step the replayer lets the client run until it has nothing left to
+// The client runs over scripted sockets: no network, no real waits (backoff is 0; retries are the
+// client's default, as the scripts say). `reconnect: false`: the Python client has no background
+// reconnection after a lost connection (the TS client's, for its status events, dials before the
+// next call would), and the scripts count connection attempts. After each step the replayer lets the client run until it has nothing left to
 // do: a bounded number of rounds of zero-delay timers, each of which drains the microtasks.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -18,7 +19,7 @@ import { decodeValue, encodeValue } from "../../src/frames.js";
 
 interface Script {
   readonly name: string;
-  readonly client?: { readonly auth?: readonly unknown[] };
+  readonly client?: { readonly auth?: readonly unknown[]; readonly max_receive_size?: number };
   readonly steps: readonly Step[];
 }
 
@@ -91,8 +92,9 @@ class Replayer {
     const credentials = script.client?.auth;
     this.client = new Client("ws://scripted.test/ws", {
       WebSocket,
-      retries: 0,
+      reconnect: false,
       backoff: { initialDelayMs: 0, maxDelayMs: 0 },
+      ...(script.client?.max_receive_size === undefined ? {} : { maxReceiveSize: script.client.max_receive_size }),
       ...(credentials === undefined ? {} : { auth: () => this.#auth(credentials) }),
     });
   }
@@ -262,9 +264,16 @@ class Replayer {
       }
     }
     if ("error" in step) {
-      const { code, message_includes: includes = "" } = step["error"] as { code: string; message_includes?: string };
+      const { code, message_includes: includes = "", message } = step["error"] as {
+        code: string;
+        message_includes?: string;
+        message?: string;
+      };
       expect(seen.error?.code, where).toBe(code);
       expect(seen.error?.message, where).toContain(includes);
+      if (message !== undefined) {
+        expect(seen.error?.message, where).toBe(message);
+      }
     }
     if ("ended" in step) {
       expect(seen.ended, where).toBe(step["ended"]);
@@ -373,7 +382,15 @@ function matches(expected: unknown, actual: unknown): boolean {
 describe("shared client scripts", () => {
   it("cover every decision of docs/client-behaviour.md", () => {
     const decisions = new Set(scripts.map((script) => (script as { decision?: string }).decision));
-    expect([...decisions].sort()).toEqual(["auth", "close-codes", "goaway", "lost-connection", "result", "resume"]);
+    expect([...decisions].sort()).toEqual([
+      "auth",
+      "close-codes",
+      "goaway",
+      "lost-connection",
+      "receive-limit",
+      "result",
+      "resume",
+    ]);
   });
 
   it.each(scripts.map((script) => [script.name, script] as const))("%s", async (_, script) => {
