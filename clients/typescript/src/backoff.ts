@@ -4,13 +4,13 @@
 export interface BackoffOptions {
   /** The delay before the first retry, before jitter (default 100 ms). */
   readonly initialDelayMs?: number;
-  /** The ceiling, before jitter (default 10 s). */
+  /** The ceiling, before jitter (default 5 s, as the Python client's `max_reconnect_delay`). */
   readonly maxDelayMs?: number;
   /** How much each retry multiplies the delay (default 2). */
   readonly factor?: number;
 }
 
-const DEFAULTS: Required<BackoffOptions> = { initialDelayMs: 100, maxDelayMs: 10_000, factor: 2 };
+const DEFAULTS: Required<BackoffOptions> = { initialDelayMs: 100, maxDelayMs: 5_000, factor: 2 };
 
 /**
  * The delay before retry number `attempt` (1 for the first retry).

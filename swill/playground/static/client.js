@@ -9,7 +9,7 @@ THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES WITH RE
 */
 
 // clients/typescript/src/backoff.ts
-var DEFAULTS = { initialDelayMs: 100, maxDelayMs: 1e4, factor: 2 };
+var DEFAULTS = { initialDelayMs: 100, maxDelayMs: 5e3, factor: 2 };
 function retryDelayMs(attempt, jitter = Math.random(), options2 = {}) {
   const { initialDelayMs, maxDelayMs, factor } = { ...DEFAULTS, ...options2 };
   const exponent = Math.max(0, attempt - 1);

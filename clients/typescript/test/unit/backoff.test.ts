@@ -10,8 +10,8 @@ describe("retryDelayMs", () => {
   });
 
   it("stops growing at the ceiling", () => {
-    expect(retryDelayMs(30, 1)).toBe(10_000);
-    expect(retryDelayMs(1000, 1)).toBe(10_000);
+    expect(retryDelayMs(30, 1)).toBe(5_000);
+    expect(retryDelayMs(1000, 1)).toBe(5_000);
     expect(retryDelayMs(5, 1, { initialDelayMs: 10, maxDelayMs: 50, factor: 3 })).toBe(50);
     expect(retryDelayMs(2, 1, { initialDelayMs: 10, factor: 3 })).toBe(30);
   });

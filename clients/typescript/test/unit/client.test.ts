@@ -522,6 +522,21 @@ describe("connection life", () => {
     expect(client.state).toBe("idle");
   });
 
+  it("bounds a call waiting through a dial's retries by its own timeout and signal", async () => {
+    const { server, client } = setup({ backoff: { initialDelayMs: 60_000 } }); // retries would take hours
+    server.onSocket = (socket) => socket.drop(1006);
+    const reconnecting = once(client, "reconnecting");
+    const timed = client.call("f", 1, { timeoutMs: 30 });
+    const controller = new AbortController();
+    const aborted = client.call("f", 2, { signal: controller.signal });
+    await reconnecting;
+    expect((await rejection(timed)).code).toBe(Code.DEADLINE_EXCEEDED);
+    controller.abort();
+    expect((await rejection(aborted)).code).toBe(Code.CANCELLED);
+    expect(server.all).toHaveLength(1);
+    client.close();
+  });
+
   it("does not reconnect after a 44xx close, until connect()", async () => {
     const { server, client } = setup({ backoff: { initialDelayMs: 1 } });
     server.onSocket = (socket) => socket.drop(4401, "bad token");
