@@ -88,7 +88,7 @@ async def raw(config: Config, server: Server, scenario: str) -> dict[str, float]
 
 async def swill_client(config: Config, server: Server, scenario: str) -> dict[str, float]:
     """One measurement with `swill.Client`, on a fresh connection."""
-    async with Client(server.url, window=config.window, max_size=None) as client:
+    async with Client(server.url, window=config.window, max_receive_size=None) as client:
         for i in range(20):  # warm this connection up
             await client.call("add", (i, 1))
 
