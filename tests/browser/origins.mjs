@@ -9,29 +9,15 @@
 
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const require = createRequire(path.join(REPO, "clients", "typescript", "package.json"));
-const { chromium } = require("playwright-core");
+import { ask, hangUp, launch } from "./driver.mjs";
+
 
 const TIMEOUT = 10_000;
 const { SWILL_URL, PROXIED_URL, FOREIGN_URL } = process.env;
 
-const stdin = createInterface({ input: process.stdin });
-const lines = [];
-const waiters = [];
-stdin.on("line", (line) => (waiters.length > 0 ? waiters.shift()(line) : lines.push(line)));
-
-async function ask(request) {
-  process.stdout.write(`@@ ${request}\n`);
-  const answer = lines.length > 0 ? lines.shift() : await new Promise((resolve) => waiters.push(resolve));
-  assert.equal(answer, "done", `the test could not ${request}: ${answer}`);
-}
 
 async function text(page, selector) {
   return (await page.locator(selector).innerText()).replace(/\s+/g, " ").trim();
@@ -80,11 +66,7 @@ async function foreignPage(page) {
 async function main() {
   assert.ok(SWILL_URL && PROXIED_URL && FOREIGN_URL, "set SWILL_URL, PROXIED_URL and FOREIGN_URL");
   const profile = mkdtempSync(path.join(tmpdir(), "swill-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    headless: true,
-  });
+  const context = await launch(profile);
   context.setDefaultTimeout(TIMEOUT);
   const errors = [];
   try {
@@ -96,7 +78,7 @@ async function main() {
     assert.deepEqual(errors, [], "script errors in the page");
   } finally {
     await context.close();
-    stdin.close();
+    hangUp();
     rmSync(profile, { recursive: true, force: true });
   }
 }

@@ -13,26 +13,12 @@
 
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const require = createRequire(path.join(process.env.PLAYWRIGHT_FROM ?? path.join(REPO, "clients", "typescript"), "package.json"));
-const { chromium } = require("playwright-core");
+import { REPO, ask, hangUp, launch } from "./driver.mjs";
 
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+
 const TIMEOUT = 10_000;
 const BASE = process.env.SWILL_URL;
 const PAGE = process.env.SWILL_PAGE ?? "/swill";
@@ -40,17 +26,6 @@ const ARTIFACTS = process.env.ARTIFACTS ?? path.join(REPO, "test-artifacts", "pl
 
 // Talking to the test that runs us.
 
-const stdin = createInterface({ input: process.stdin });
-const lines = [];
-const waiters = [];
-stdin.on("line", (line) => (waiters.length > 0 ? waiters.shift()(line) : lines.push(line)));
-
-/** Ask the test for something (`@@ request`) and wait for its answer line. */
-async function ask(request) {
-  process.stdout.write(`@@ ${request}\n`);
-  const answer = lines.length > 0 ? lines.shift() : await new Promise((resolve) => waiters.push(resolve));
-  assert.equal(answer, "done", `the test could not ${request}: ${answer}`);
-}
 
 // Page helpers.
 
@@ -494,13 +469,7 @@ async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
   rmSync(path.join(ARTIFACTS, `${process.argv[2]}-failed.png`), { force: true }); // from an earlier run
   const profile = mkdtempSync(path.join(tmpdir(), "swill-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    colorScheme: "light",
-  });
+  const context = await launch(profile, { viewport: { width: 1440, height: 900 }, colorScheme: "light" });
   const origin = new URL(BASE).origin;
   const foreign = [];
   const errors = [];
@@ -528,7 +497,7 @@ async function main() {
     throw error;
   } finally {
     await context.close();
-    stdin.close();
+    hangUp();
     rmSync(profile, { recursive: true, force: true });
   }
 }

@@ -10,29 +10,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const require = createRequire(path.join(REPO, "clients", "typescript", "package.json"));
-const { chromium } = require("playwright-core");
+import { ask, hangUp, launch } from "./driver.mjs";
+
 
 const TIMEOUT = 15_000;
 const { SWILL_URL } = process.env;
 
-const stdin = createInterface({ input: process.stdin });
-const lines = [];
-const waiters = [];
-stdin.on("line", (line) => (waiters.length > 0 ? waiters.shift()(line) : lines.push(line)));
-
-async function ask(request) {
-  process.stdout.write(`@@ ${request}\n`);
-  const answer = lines.length > 0 ? lines.shift() : await new Promise((resolve) => waiters.push(resolve));
-  assert.equal(answer, "done", `the test could not ${request}: ${answer}`);
-}
 
 /** Wait until `predicate(attributes of selector)` holds; returns the attributes. */
 async function until(page, selector, predicate, what) {
@@ -117,11 +103,7 @@ async function upload(page) {
 const scenario = process.argv[2];
 assert.equal(scenario, "all", "one scenario: all");
 const scratch = mkdtempSync(path.join(tmpdir(), "swill-react-"));
-const browser = await chromium.launchPersistentContext(path.join(scratch, "profile"), {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch(path.join(scratch, "profile"));
 try {
   const page = await browser.newPage();
   const errors = [];
@@ -138,6 +120,6 @@ try {
   process.stdout.write("ok\n");
 } finally {
   await browser.close();
-  stdin.close();
+  hangUp();
   rmSync(scratch, { recursive: true, force: true });
 }
