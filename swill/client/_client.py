@@ -453,7 +453,7 @@ class Client:
             if inspect.isawaitable(credentials):
                 credentials = await credentials
         except Exception as exc:
-            raise Error(Code.UNAUTHENTICATED, f"auth failed: {exc}") from None
+            raise Error(Code.UNAUTHENTICATED, str(exc) or type(exc).__name__) from None
         return credentials
 
     def backoff(self, attempt: int) -> float:

@@ -29,7 +29,7 @@ def test_what_resumes() -> None:
     assert resumable(unavailable, auth_retry=False)
     assert resumable(kicked, auth_retry=True)
     assert not resumable(kicked, auth_retry=False)
-    assert not resumable(swill.Error(swill.Code.UNAUTHENTICATED, "auth failed: no"), auth_retry=True)
+    assert not resumable(swill.Error(swill.Code.UNAUTHENTICATED, "no"), auth_retry=True)
     assert not resumable(swill.Error(swill.Code.PERMISSION_DENIED, "no", {"close_code": 4403}), auth_retry=True)
 
 
