@@ -734,7 +734,16 @@ class ClientProtocol(_Base):
             return
         if frame is None:
             return
-        if isinstance(frame, DataFrame):
+        if type(frame) is DataFrame:
+            call = self.calls.get(frame.id)
+            if call is not None and call.response is Half.STREAMING:
+                # The hottest path, a stream's next message: what `CallState.receive` checks.
+                credit = call.receive_credit
+                if credit is None or credit > 0:
+                    if credit is not None:
+                        call.receive_credit = credit - 1
+                    self._events.append(MessageReceived(frame.id, frame.data))
+                    return
             if self._receive_in_call(frame.id, FrameType.DATA):
                 self._events.append(MessageReceived(frame.id, frame.data))
         elif isinstance(frame, ResponseFrame):

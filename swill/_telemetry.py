@@ -38,7 +38,7 @@ SERVER_FAULTS: Final = frozenset(
 )
 
 try:
-    from opentelemetry import propagate, trace
+    from opentelemetry import context, propagate, trace
     from opentelemetry.propagators.textmap import Getter
 except ImportError:  # pragma: no cover - exercised by reloading without the package
     trace = None  # type: ignore[assignment]
@@ -96,6 +96,8 @@ def inject_trace_context(metadata: dict[str, Any] | None) -> dict[str, Any] | No
     `metadata` is returned as it is. Otherwise a new dict is returned: the caller's is not changed.
     """
     if trace is None or (metadata is not None and "traceparent" in metadata):
+        return metadata
+    if not context.get_current():  # an empty context holds no span: the usual case, made cheap
         return metadata
     if not trace.get_current_span().get_span_context().is_valid:
         return metadata

@@ -187,7 +187,8 @@ class Call(Generic[T]):
             if conn is None or not conn.take_slot():
                 conn = await client._acquire(self.rpc, self._deadline)
             self._send_request(conn)
-            await conn.flush()
+            if not conn.flush_soon():
+                await conn.flush()
             return conn
         except BaseException as exc:
             if self._conn is not None:
@@ -371,6 +372,8 @@ class Call(Generic[T]):
         await self._flush(conn)
 
     async def _flush(self, conn: Connection) -> None:
+        if conn.flush_soon():
+            return
         try:
             await conn.flush()
         except BaseException:

@@ -252,6 +252,24 @@ class Connection:
         """Have the writer task write what the protocol queued (from code that can't await)."""
         self._wake.set()
 
+    def flush_soon(self) -> bool:
+        """Write what the protocol queued without waiting, if the transport has room now.
+
+        Returns:
+            True when it is on its way (or a writing task has it); False when the caller must
+            `await flush()`.
+        """
+        if self._writing or self.closed:
+            return True
+        pending = self._pending
+        if pending:
+            return False
+        send_soon = self.transport.send_soon
+        for message in self.protocol.data_to_send():
+            if pending or not send_soon(message):
+                pending.append(message)
+        return not pending
+
     async def flush(self) -> None:
         """Write what the protocol queued, from the calling task (unless one is writing already:
         it writes these too). Waits while the socket is slow, which is the senders' backpressure."""
@@ -303,13 +321,15 @@ class Connection:
         handlers = self._handlers
         try:
             while True:
+                # A batch's messages go through the protocol, then their events to the calls:
+                # the handlers neither feed the protocol nor await, so the order is the same.
                 for message in await receive_batch():
                     if isinstance(message, bytes):
                         protocol.receive_data(message)
                     else:
                         protocol.receive_text(message)
-                    for event in protocol.events_received():
-                        handlers[type(event)](event)
+                for event in protocol.events_received():
+                    handlers[type(event)](event)
         except TransportClosed as exc:
             self.lost(close_error(exc.code, exc.reason))
         except Exception as exc:

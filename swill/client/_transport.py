@@ -65,6 +65,15 @@ class TransportConnection(abc.ABC):
         """
         return False
 
+    def send_soon(self, message: bytes) -> bool:
+        """Queue one binary message to go out without waiting, when the connection has room now.
+
+        Returns:
+            False when it can't (the default; or closed, or congested): the caller sends it
+            with `send` instead.
+        """
+        return False
+
     @abc.abstractmethod
     async def receive(self) -> bytes | str:
         """The next message: `bytes` for a binary message, `str` for a text one.

@@ -216,6 +216,16 @@ class WebSocketConnection(asyncio.Protocol):
                 self._drain = self.loop.create_future()
             await asyncio.shield(self._drain)
 
+    def send_soon(self, message: bytes) -> bool:
+        """`send` when it would not wait: False when closed or congested (then `send` it)."""
+        if self._writing_paused or self.ws.state is not State.OPEN or self._lost.done():
+            return False
+        self.ws.send_binary(message)
+        if not self._flush_soon:
+            self._flush_soon = True
+            self.loop.call_soon(self._flush)
+        return True
+
     def send_nowait(self, message: bytes) -> bool:
         """Write `message` at once, with what is queued before it; False when closed."""
         if self.ws.state is not State.OPEN or self._lost.done():
@@ -411,6 +421,9 @@ class _Connection(TransportConnection):
 
     async def send(self, message: bytes) -> None:
         await self._connection.send(message)
+
+    def send_soon(self, message: bytes) -> bool:
+        return self._connection.send_soon(message)
 
     def send_nowait(self, message: bytes) -> bool:
         return self._connection.send_nowait(message)

@@ -372,6 +372,17 @@ def test_client_stream_with_window_and_credit() -> None:
     assert decode_all(c.data_to_send())[1:] == [[7, id, 1]]
 
 
+def test_client_stream_messages_beyond_the_window_fail_the_call() -> None:
+    c = client_with_hello()
+    id = c.send_request("count", 3, window=2)
+    feed(c, [1, id, 0], [1, id, 1], [1, id, 2], [1, id, 3])
+    events = c.events_received()[1:]
+    assert [type(e) for e in events] == [MessageReceived, MessageReceived, CallFailed]
+    assert isinstance(events[2], CallFailed)
+    assert events[2].error.message == "protocol violation: DATA beyond the granted credit"
+    assert id not in c.calls  # what follows it is ignored
+
+
 def test_client_streams_within_the_servers_window() -> None:
     c = client_with_hello()
     id = c.send_request("total", 1)
