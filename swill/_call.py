@@ -346,8 +346,10 @@ class ServerCall:
                 raise Error(
                     Code.INVALID_ARGUMENT, f"rpc {self.spec.name!r} takes one request message; REQUEST carried no data"
                 )
-            self._count_in(self._data)
-            request.data = await self._decode(request, self._data)
+            data, self._data = self._data, None  # a large request's bytes are freed once decoded
+            self._count_in(data)
+            request.data = await self._decode(request, data)
+            del data
         elif not hooks.before_request_data:
             # From now on each message is decoded as it arrives. With a before_request_data chain
             # (which may await, and rewrite the bytes) each is decoded as the handler takes it.
