@@ -746,10 +746,14 @@ class ClientProtocol(_Base):
                     return
             if self._receive_in_call(frame.id, FrameType.DATA):
                 self._events.append(MessageReceived(frame.id, frame.data))
-        elif isinstance(frame, ResponseFrame):
-            if self._receive_in_call(frame.id, FrameType.RESPONSE):
-                leading = frame.leading or None
-                self._events.append(ResponseReceived(frame.id, frame.data, leading, frame.trailing or {}))
+        elif type(frame) is ResponseFrame:
+            call = self.calls.get(frame.id)
+            if call is not None and (call.response is Half.IDLE or call.response is Half.LEADING):
+                call.response = Half.DONE  # what `CallState.receive` does, without its lookups
+                del self.calls[frame.id]
+            elif not self._receive_in_call(frame.id, FrameType.RESPONSE):
+                return
+            self._events.append(ResponseReceived(frame.id, frame.data, frame.leading or None, frame.trailing or {}))
         elif isinstance(frame, EndOfStreamFrame):
             if self._receive_in_call(frame.id, FrameType.END_OF_STREAM):
                 self._events.append(EndOfStream(frame.id, frame.metadata or {}))

@@ -201,6 +201,31 @@ class Call(Generic[T]):
             if started is not None and not started.done():
                 started.set_result(None)
 
+    def _start_now(self) -> Connection | None:
+        """Queue the REQUEST without waiting when the connection has a free slot: the usual
+        case (the caller then flushes it). `None` when `_start` must do it."""
+        if self._starting or self._settled:
+            return None
+        conn = self._client._conn
+        if conn is None or not conn.take_slot():
+            return None
+        self._starting = True
+        try:
+            self._send_request(conn)
+        except BaseException as exc:
+            if not self._settled:
+                self._settle(exc if isinstance(exc, Error) else Error(Code.CANCELLED, "the call was cancelled"))
+            raise
+        return conn
+
+    async def _begin(self) -> None:
+        """Start the call: the REQUEST is on its way, or the call failed (raised)."""
+        conn = self._start_now()
+        if conn is None:
+            await self._start()
+        elif not conn.flush_soon():
+            await self._flush(conn)
+
     def _failure(self) -> Error:
         return _copy(self._error) if self._error else Error(Code.CANCELLED, "the call was cancelled")
 
@@ -283,8 +308,10 @@ class Call(Generic[T]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._wake()
-        self._on_credit()
+        if self._readers:
+            _wake_all(self._readers)
+        if self._senders:
+            _wake_all(self._senders)
         if self._conn is not None:
             self._conn.closed_call(self)
 
@@ -388,8 +415,12 @@ class Call(Generic[T]):
                 when the rpc streams its response (iterate the call instead); `INTERNAL` when
                 the response does not fit `response_type`.
         """
-        if self._conn is None:
-            await self._start()
+        if self._conn is None:  # `_begin`, inlined: one coroutine less per unary call
+            conn = self._start_now()
+            if conn is None:
+                await self._start()
+            elif not conn.flush_soon():
+                await self._flush(conn)
         while True:
             if self._response is not _NOTHING:
                 return self._decoded(self._response)
@@ -408,7 +439,7 @@ class Call(Generic[T]):
 
     async def _iterate(self) -> AsyncIterator[T]:
         if self._conn is None:
-            await self._start()
+            await self._begin()
         inbox = self._inbox
         decode = self._decode
         grant_at = self._grant_at

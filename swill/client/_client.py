@@ -341,7 +341,10 @@ class Client:
         else:
             merged = dict(metadata) if metadata else None
         merged = inject_trace_context(merged)
-        deadline, announced = self._deadline(timeout)
+        if timeout is UNSET and self.timeout is None and current_deadline.get() is None:
+            deadline = announced = None  # the usual case, without `_deadline`'s work
+        else:
+            deadline, announced = self._deadline(timeout)
         return Call(
             self,
             rpc,

@@ -383,6 +383,17 @@ def test_client_stream_messages_beyond_the_window_fail_the_call() -> None:
     assert id not in c.calls  # what follows it is ignored
 
 
+def test_client_response_after_stream_messages_fails_the_call() -> None:
+    c = client_with_hello()
+    id = c.send_request("count", 3)
+    feed(c, [2, id, {"l": 1}], [1, id, 0], [6, id, 1, {}, {}], [1, id, 1])
+    events = c.events_received()[1:]
+    assert [type(e) for e in events] == [MetadataReceived, MessageReceived, CallFailed]
+    assert isinstance(events[2], CallFailed)
+    assert events[2].error.message == "protocol violation: unexpected RESPONSE in state STREAMING"
+    assert id not in c.calls
+
+
 def test_client_streams_within_the_servers_window() -> None:
     c = client_with_hello()
     id = c.send_request("total", 1)
