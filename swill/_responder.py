@@ -7,8 +7,8 @@ call sends, through the call's `CallLink`. Rules:
    (METADATA, DATA or RESPONSE), before_response_message for each message, before_trailing_metadata
    before the frame that ends the call.
 2. A DATA frame waits for the client's credit, then for room on the connection (whatever the
-   credit), and the stream yields to the loop at least every `YIELD_EVERY` messages: a handler that
-   never awaits can't keep the loop. Final frames wait for room too.
+   credit), and the stream yields to the loop once it has sent `YIELD_EVERY` messages without
+   waiting for either: a handler that never awaits can't keep the loop. Final frames wait for room too.
 3. The frame that ends the call is only queued here; the call writes it after its stoppable part.
 """
 
@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["YIELD_EVERY", "Responder"]
 
-YIELD_EVERY: Final = 16
-"""A streamed response yields to the event loop at least once per this many messages."""
+YIELD_EVERY: Final = 64
+"""A streamed response yields to the event loop at least once per this many messages: about
+the 64 KiB high-water mark of 1 KiB rows, and each yield costs a trip of the writer through the
+loop, so fewer yields are cheaper per message (bench/README.md)."""
 
 
 class Responder:
@@ -56,6 +58,7 @@ class Responder:
         "_leading_done",
         "_trailing_done",
         "_unsent_leading",
+        "_unyielded",
         "deadline",
         "hooks",
         "id",
@@ -88,6 +91,7 @@ class Responder:
         self._leading_done = False
         self._trailing_done = False
         self._unsent_leading: dict[str, Any] | None = None
+        self._unyielded = 0  # messages sent since the stream last waited or yielded
 
     def on_credit(self) -> None:
         """The client granted credit."""
@@ -151,17 +155,21 @@ class Responder:
                 self._credit = asyncio.Event()
                 await self._credit.wait()
             self.stats[4] += time.perf_counter() - waited
+            self._unyielded = 0
         if link.buffered_bytes > link.high_water:
             await link.room()  # whatever the credit: the socket is behind
+            self._unyielded = 0
         if self.deadline is not None and time.monotonic() >= self.deadline:
             await self._check_deadline()
         stats = self.stats
         stats[1] += 1
         stats[3] += frames.send_data(self.id, message)
         link.wake_writer()
-        if stats[1] % YIELD_EVERY == 0:
+        self._unyielded += 1
+        if self._unyielded >= YIELD_EVERY:
             # A handler that never awaits (`for row in rows: yield row`) must not keep the loop:
             # the writer, the other calls and connections, and CLOSE or a deadline get their turn.
+            self._unyielded = 0
             await asyncio.sleep(0)  # a cancellation point too: CLOSE and deadlines reach it
 
     async def end(self) -> None:

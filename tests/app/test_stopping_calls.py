@@ -58,3 +58,41 @@ async def test_leaving_a_stream_cancels_its_handler() -> None:
                 break
         with anyio.fail_after(5):
             await stopped.wait()
+
+
+async def test_a_stream_that_never_awaits_yields_to_the_loop_every_YIELD_EVERY_messages() -> None:
+    """Other tasks run at least once per `YIELD_EVERY` messages a never-awaiting handler sends."""
+    import asyncio
+
+    from swill._responder import YIELD_EVERY
+
+    app = swill.Swill(__name__)
+    produced = [0]
+
+    @app.handle()
+    async def rows(request: swill.Request[int]) -> AsyncIterator[int]:
+        for i in range(request.data):  # never awaits
+            produced[0] += 1
+            yield i
+
+    gaps: list[int] = []
+    done = False
+
+    async def watch() -> None:
+        seen = produced[0]
+        for _ in range(1_000_000):  # bounded
+            if done:
+                return
+            await asyncio.sleep(0)
+            gaps.append(produced[0] - seen)
+            seen = produced[0]
+
+    async with TestClient(app) as client:
+        watcher = asyncio.ensure_future(watch())
+        with anyio.fail_after(10):
+            async with client.stream("rows", 2000, window=None) as call:
+                received = [value async for value in call]
+        done = True
+        await watcher
+    assert received == list(range(2000))
+    assert max(gaps) <= YIELD_EVERY

@@ -20,6 +20,7 @@ from websockets.uri import parse_uri
 
 import swill
 from swill._asgi import SEND_HIGH_WATER
+from swill._responder import YIELD_EVERY
 from swill.testing import TestClient
 from tests.conftest import LiveServer, decode, encode
 
@@ -137,7 +138,7 @@ async def test_a_handler_that_never_awaits_lets_others_run() -> None:
         finally:
             ticker.cancel()
     assert len(values) == 1000
-    assert len(set(values)) >= 1000 // 32  # the ticker ran at least every 32 messages
+    assert len(set(values)) >= 1000 // (2 * YIELD_EVERY)  # the ticker ran at least every 2 x YIELD_EVERY messages
 
 
 @pytest.fixture(autouse=True)
