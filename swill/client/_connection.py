@@ -319,6 +319,7 @@ class Connection:
         receive_batch = self.transport.receive_batch
         protocol = self.protocol
         handlers = self._handlers
+        calls = self.calls
         try:
             while True:
                 # A batch's messages go through the protocol, then their events to the calls:
@@ -329,7 +330,15 @@ class Connection:
                     else:
                         protocol.receive_text(message)
                 for event in protocol.events_received():
-                    handlers[type(event)](event)
+                    if type(event) is MessageReceived:  # `_on_message`, inlined: once a message
+                        self.served = True
+                        call = calls.get(event.id)
+                        if call is not None and not call._settled:
+                            call._inbox.append(event.data)
+                            if call._readers:
+                                call._wake()
+                    else:
+                        handlers[type(event)](event)
         except TransportClosed as exc:
             self.lost(close_error(exc.code, exc.reason))
         except Exception as exc:
