@@ -274,10 +274,12 @@ class ServerCall:
                 observer.call_ended(self, error, time.perf_counter() - started, self._stats)
             if access_logger.isEnabledFor(logging.INFO):
                 self._log_access(error, time.perf_counter() - started)
-            # The request and the response point back at the call: drop the call's end of those
-            # cycles, so that reference counting frees a finished call, not the cyclic collector.
+            # The request and the response point back at the call, and so does the responder
+            # (its deadline check): drop the call's end of those cycles, so that reference counting
+            # frees a finished call, its task and its coroutine, not the cyclic collector.
             del self.request
             self.responder.request = self.responder.response = None
+            del self.responder
         return error
 
     run_traced = traced(run)
