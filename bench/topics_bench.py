@@ -176,11 +176,18 @@ class Process:
 
 
 def start_redis() -> tuple[Process, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    command = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    return Process(command, "Ready to accept connections"), f"redis://127.0.0.1:{port}/0"
+    for attempt in range(3):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        command = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        try:
+            return Process(command, "Ready to accept connections"), f"redis://127.0.0.1:{port}/0"
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            # the port was free when chosen; another process may have taken it since: choose again
+    raise AssertionError("unreachable")
 
 
 # The load generator.

@@ -27,12 +27,22 @@ class RedisServer:
     """A redis-server on 127.0.0.1, without persistence, that a test may stop and start again."""
 
     def __init__(self, port: int | None = None) -> None:
+        self.chosen = port is None  # a port we picked may be taken before redis binds it: pick again
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[str] | None = None
         self.reader: threading.Thread | None = None
 
     def start(self) -> None:
+        for _ in range(3):
+            if self._start():
+                return
+            self.port = free_port()
+            self.url = f"redis://127.0.0.1:{self.port}/0"
+        raise RuntimeError(f"redis-server found no free port: {self.port}")
+
+    def _start(self) -> bool:
+        """Start redis; False when the port we chose was taken meanwhile."""
         ready = threading.Event()
         self.process = process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -51,9 +61,12 @@ class RedisServer:
 
         self.reader = threading.Thread(target=read, daemon=True)
         self.reader.start()
-        if not ready.wait(10):
+        if not ready.wait(30):
             self.stop()
+            if self.chosen and any("Address already in use" in line for line in log):
+                return False
             raise RuntimeError("redis-server did not start:\n" + "".join(log))
+        return True
 
     def stop(self) -> None:
         process, self.process = self.process, None
