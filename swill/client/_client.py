@@ -92,7 +92,9 @@ class Client:
 
     Args:
         url: The server's WebSocket endpoint, e.g. `"ws://localhost:8000/ws"`.
-        metadata: Client metadata sent with every call; a call's own `metadata=` adds to it.
+        metadata: Client metadata sent with every call, or a function returning it (`None` for
+            none), called as each call starts, e.g. to add a request id; a call's own
+            `metadata=` adds to it and wins. The same option as the TypeScript client's.
         headers: Extra HTTP headers for the WebSocket handshake (e.g. `Authorization`).
         timeout: The default deadline of each call, in seconds (`None`: none).
         window: The default flow-control window for streamed responses, in messages: the server
@@ -124,7 +126,7 @@ class Client:
         self,
         url: str,
         *,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | Callable[[], Mapping[str, Any] | None] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         window: int | None = DEFAULT_WINDOW,
@@ -139,7 +141,8 @@ class Client:
         backoff: Callable[[int], float] | None = None,
     ) -> None:
         self.url = url
-        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._metadata_source = metadata if callable(metadata) else None
+        self.metadata: dict[str, Any] = {} if callable(metadata) else dict(metadata or {})
         self.headers: dict[str, str] = dict(headers or {})
         self.timeout = timeout
         self.window = _check_window(window)
@@ -336,8 +339,13 @@ class Client:
         window: int | _Unset | None,
         response_type: Any,
     ) -> Call[Any]:
-        if self.metadata:
-            merged: dict[str, Any] | None = {**self.metadata, **metadata} if metadata else self.metadata
+        base: Mapping[str, Any] | None = self.metadata
+        if self._metadata_source is not None:
+            base = self._metadata_source()
+        if base and metadata:
+            merged: dict[str, Any] | None = {**base, **metadata}
+        elif base:
+            merged = base if type(base) is dict else dict(base)
         else:
             merged = dict(metadata) if metadata else None
         merged = inject_trace_context(merged)

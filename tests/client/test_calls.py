@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
@@ -89,6 +91,21 @@ async def test_client_metadata_is_merged_into_every_call(url: str) -> None:
     async with Client(url, metadata={"a": 1, "b": 2}) as client:
         assert await client.call("meta", metadata={"b": 3}) == {"a": 1, "b": 3}
         assert await client.call("meta") == {"a": 1, "b": 2}
+
+
+async def test_client_metadata_from_a_function_is_asked_as_each_call_starts(url: str) -> None:
+    ids = iter(range(1, 100))
+
+    def request_id() -> dict[str, Any] | None:
+        n = next(ids)
+        return None if n == 3 else {"request-id": n, "b": 2}
+
+    async with Client(url, metadata=request_id) as client:
+        assert await client.call("meta") == {"request-id": 1, "b": 2}
+        assert await client.call("meta", metadata={"b": 3}) == {"request-id": 2, "b": 3}
+        assert await client.call("meta", metadata={"c": 4}) == {"c": 4}  # the function said None
+        assert [i async for i in client.stream("meta_stream", 1)] == [0]  # streams ask it too
+        assert await client.call("meta") == {"request-id": 5, "b": 2}
 
 
 async def test_response_type_decodes(url: str) -> None:
