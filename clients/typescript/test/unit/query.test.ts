@@ -360,30 +360,6 @@ describe("live queries", () => {
     expect(result.data).toMatchObject({ missed: 3, value: -1, id: 1 });
     stop();
   });
-
-  it("is offline once a background reconnect gives up", async () => {
-    const fragile = server.client({ retries: 1, backoff: { initialDelayMs: 1, maxDelayMs: 2 } });
-    const store = connectionStatus(fragile);
-    const stop = store.subscribe(() => undefined);
-    await fragile.connect();
-    server.refuse(1011, "the server is down"); // not a refusal: dials fail with UNAVAILABLE
-    server.disconnect();
-    await expect.poll(() => store.getSnapshot().state).toBe("offline");
-    const snapshot = store.getSnapshot();
-    expect(snapshot.state === "offline" && snapshot.error.code).toBe(Code.UNAVAILABLE);
-    stop();
-    fragile.close();
-  });
-
-  it("is refused on the very first connection too", async () => {
-    server.refuse(4401, "no token");
-    const store = connectionStatus(client);
-    const stop = store.subscribe(() => undefined);
-    await expect(client.connect()).rejects.toBeInstanceOf(SwillError);
-    const snapshot = store.getSnapshot();
-    expect(snapshot.state === "refused" && snapshot.error.message).toBe("no token");
-    stop();
-  });
 });
 
 describe("connection status", () => {
