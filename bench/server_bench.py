@@ -1,9 +1,11 @@
 """Swill's server against a bare Starlette WebSocket endpoint on the same uvicorn.
 
 Run it with `.venv/bin/python bench/server_bench.py` (see `bench/README.md`). Each server runs in
-its own subprocess (`bench/apps.py`); this process is the load generator, a raw-frame client
-(websockets + msgspec) speaking docs/protocol.md. Rounds are interleaved, the order of the servers
-alternates, and the table shows the median over the rounds.
+its own subprocess (`bench/apps.py`). Two load generators speak the raw frames of docs/protocol.md
+to them: this process (`python`: websockets + msgspec) and a Node process (`node`:
+`bench/node_generator.mjs`, ws + @msgpack/msgpack), both on the client core. Rounds are
+interleaved, the order of the generators and of the servers alternates, and each generator's
+table shows the medians over the rounds.
 
 Scenarios, each on a fresh connection:
 
@@ -32,6 +34,7 @@ import asyncio
 import contextlib
 import dataclasses
 import glob
+import json
 import os
 import platform
 import selectors
@@ -42,11 +45,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 import uvicorn
@@ -59,6 +62,10 @@ __all__ = ["Config", "Server", "main", "render_table", "run"]
 
 HERE: Final = Path(__file__).resolve().parent
 APPS_SCRIPT: Final = HERE / "apps.py"
+NODE_SCRIPT: Final = HERE / "node_generator.mjs"
+NODE_MODULES: Final = HERE.parent / "clients" / "typescript" / "node_modules"
+GENERATORS: Final = ("node", "python")
+"""The load generators, in the order their tables are printed: Node's first, the faster client."""
 MiB: Final = 1 << 20
 METRICS: Final = "swill+metrics"
 """The label of the app with Prometheus metrics on (`--metrics`)."""
@@ -458,28 +465,197 @@ async def _measure(server: Server, measure: Measure) -> dict[str, float]:
 Results = dict[str, dict[str, list[dict[str, float]]]]
 """scenario → server → one dict of figures per round."""
 
+Runs = dict[str, Results]
+"""load generator → its results."""
 
-async def _warm_up(running: dict[str, Server], config: Config, only: tuple[str, ...]) -> None:
+
+class Generator(Protocol):
+    """A load generator: measures one scenario against one server at a time."""
+
+    name: str
+
+    async def measure(self, server: Server, scenario: str, config: Config) -> dict[str, float]:
+        """One scenario on a fresh, warmed-up connection: its figures, with `server_cpu_s` (the
+        server's CPU time during the measurement) and `client_cpu_share` (the generator's CPU
+        time over the wall-clock time)."""
+        ...
+
+    async def idle(self, server: Server, config: Config) -> dict[str, float]:
+        """The server's RSS growth per idle connection, in bytes: `plain` and `deflate`."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class PythonGenerator:
+    """This process: websockets + msgspec, on the event loop `run` starts."""
+
+    name = "python"
+
+    async def measure(self, server: Server, scenario: str, config: Config) -> dict[str, float]:
+        return await _measure(server, scenarios(config)[scenario])
+
+    async def idle(self, server: Server, config: Config) -> dict[str, float]:
+        return await idle_memory(server, config)
+
+    async def close(self) -> None:
+        pass
+
+
+class NodeGenerator:
+    """A Node process running `bench/node_generator.mjs` (ws + @msgpack/msgpack), driven in JSON
+    lines. It inherits this process's CPU affinity, so start it where this process is pinned to
+    the client core. The server's CPU time and RSS are read here, from /proc, at the marks the
+    generator sends, as `_measure` reads them for the Python generator."""
+
+    name = "node"
+    timeout: Final = 600.0
+    """The longest a measurement may take, in seconds."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls) -> NodeGenerator:
+        process = await asyncio.create_subprocess_exec(
+            "node",
+            str(NODE_SCRIPT),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=MiB,
+        )
+        generator = cls(process)
+        if "ready" not in await generator._receive():
+            await generator.close()
+            raise RuntimeError("the Node load generator did not start")
+        return generator
+
+    async def _receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), self.timeout)
+        if not line:
+            raise RuntimeError(f"the Node load generator exited ({await self.process.wait()})")
+        message: dict[str, Any] = json.loads(line)
+        if "error" in message:
+            raise RuntimeError(f"the Node load generator failed: {message['error']}")
+        return message
+
+    async def _send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def _run(
+        self, server: Server, scenario: str, config: Config
+    ) -> tuple[dict[str, float], dict[str, tuple[float, int]]]:
+        """The generator's figures, and the server's (CPU seconds, RSS bytes) at each mark."""
+        command = {"scenario": scenario, "url": server.url, "config": dataclasses.asdict(config)}
+        await self._send(json.dumps(command))
+        marks: dict[str, tuple[float, int]] = {}
+        while "result" not in (message := await self._receive()):
+            marks[message["mark"]] = (server.cpu_seconds(), server.rss_bytes())
+            await self._send("go")
+        figures: dict[str, float] = message["result"]
+        return figures, marks
+
+    async def measure(self, server: Server, scenario: str, config: Config) -> dict[str, float]:
+        figures, marks = await self._run(server, scenario, config)
+        figures["server_cpu_s"] = marks["end"][0] - marks["start"][0]
+        return figures
+
+    async def idle(self, server: Server, config: Config) -> dict[str, float]:
+        _, marks = await self._run(server, "idle", config)
+        return {
+            key: (marks[f"{key}_after"][1] - marks[f"{key}_before"][1]) / config.idle_connections
+            for key in ("plain", "deflate")
+        }
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()  # the generator exits at the end of its input
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+def node_missing() -> str | None:
+    """Why the Node generator cannot run here, or None if it can."""
+    if shutil.which("node") is None:
+        return "node is not on PATH"
+    for package in ("ws", "@msgpack/msgpack"):
+        if not (NODE_MODULES / package / "package.json").is_file():
+            return f"{package} is not in clients/typescript/node_modules (run `npm ci` there)"
+    return None
+
+
+def describe(generator: str, config: Config) -> str:
+    """What a load generator is, with the versions it runs."""
+    if generator == "node":
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+        packages = [
+            f"{name} {json.loads((NODE_MODULES / name / 'package.json').read_text())['version']}"
+            for name in ("ws", "@msgpack/msgpack")
+        ]
+        return f"Node {node}, {', '.join(packages)}; a process of its own"
+    loop = "uvloop" if _loop_factory(config) is not None else "asyncio"
+    return f"websockets {version('websockets')} + msgspec {msgspec.__version__}, {loop}; the driver's process"
+
+
+@contextlib.asynccontextmanager
+async def started(names: tuple[str, ...]) -> AsyncIterator[list[Generator]]:
+    """The load generators by name, started (a Node one inherits this process's CPU affinity),
+    and closed at the end."""
+    generators: list[Generator] = []
+    try:
+        for name in names:
+            generators.append(await NodeGenerator.start() if name == "node" else PythonGenerator())
+        yield generators
+    finally:
+        for generator in generators:
+            await generator.close()
+
+
+async def _warm_up(
+    running: dict[str, Server], config: Config, only: tuple[str, ...], generators: list[Generator]
+) -> None:
     warm = dataclasses.replace(config, latency_calls=200, calls=2000, stream_messages=2000, big_echoes=2)
-    for name, measure in scenarios(warm).items():
+    for name in scenarios(warm):
         if not only or name in only:
-            for server in running.values():
-                await _measure(server, measure)
+            for generator in generators:
+                for server in running.values():
+                    await generator.measure(server, name, warm)
 
 
-async def run_rounds(running: dict[str, Server], config: Config, only: tuple[str, ...] = ()) -> Results:
-    """Warm up, run the scenarios (`only` these, if given) on every server, rounds interleaved,
-    the order of the servers alternating."""
-    results: Results = {}
-    await _warm_up(running, config, only)
-    chosen = {name: m for name, m in scenarios(config).items() if not only or name in only}
-    results.update({name: {server: [] for server in running} for name in chosen})
+async def run_rounds(
+    running: dict[str, Server],
+    config: Config,
+    only: tuple[str, ...] = (),
+    generators: tuple[str, ...] = ("python",),
+) -> Runs:
+    """Start the load generators, warm up, run the scenarios (`only` these, if given) from every
+    generator on every server, rounds interleaved, the order of the generators and of the servers
+    alternating."""
+    chosen = [name for name in scenarios(config) if not only or name in only]
+    runs: Runs = {g: {name: {server: [] for server in running} for name in chosen} for g in generators}
     order = list(running.values())
-    for round_ in range(config.rounds):
-        for name, measure in chosen.items():
-            for server in order if round_ % 2 == 0 else reversed(order):
-                results[name][server.name].append(await _measure(server, measure))
-    return results
+    async with started(generators) as live:
+        await _warm_up(running, config, only, live)
+        for round_ in range(config.rounds):
+            forward = round_ % 2 == 0
+            for name in chosen:
+                for generator in live if forward else reversed(live):
+                    for server in order if forward else reversed(order):
+                        figures = await generator.measure(server, name, config)
+                        runs[generator.name][name][server.name].append(figures)
+    return runs
+
+
+async def _idle(running: dict[str, Server], config: Config, name: str) -> dict[str, list[dict[str, float]]]:
+    async with started((name,)) as [generator]:
+        return {server.name: [await generator.idle(server, config)] for server in running.values()}
 
 
 def _loop_factory(config: Config) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -499,22 +675,26 @@ def run(
     profile: str | None = None,
     py_spy: str | None = None,
     metrics: bool = False,
-) -> Results:
-    """Start the servers (see `servers`), run the rounds, stop them. Idle connections' memory is
-    measured first, on servers of its own, fresh: RSS rarely shrinks, so servers that have worked
-    would reuse freed memory; and a Swill server that has just served hundreds of connections
-    answers sequential calls more slowly for a while, which would skew the other rows."""
-    results: Results = {}
+    generators: tuple[str, ...] = ("python",),
+) -> Runs:
+    """Start the servers (see `servers`), run the rounds from each load generator, stop them.
+    Idle connections' memory is measured first, for each generator on servers of its own, fresh:
+    RSS rarely shrinks, so servers that have worked would reuse freed memory; and a Swill server
+    that has just served hundreds of connections answers sequential calls more slowly for a
+    while, which would skew the other rows."""
+    runs: Runs = {name: {} for name in generators}
     with asyncio.Runner(loop_factory=_loop_factory(config)) as runner:
         if not only or "idle" in only:
-            with servers(config, variants, metrics=metrics) as fresh:
-                results["idle"] = {s.name: [runner.run(idle_memory(s, config))] for s in fresh.values()}
+            for name in generators:
+                with servers(config, variants, metrics=metrics) as fresh:
+                    runs[name]["idle"] = runner.run(_idle(fresh, config, name))
         rest = tuple(name for name in only if name != "idle")
         if only and not rest:
-            return results
+            return runs
         with servers(config, variants, profile=profile, py_spy=py_spy, metrics=metrics) as running:
-            results.update(runner.run(run_rounds(running, config, rest)))
-    return results
+            for name, results in runner.run(run_rounds(running, config, rest, generators)).items():
+                runs[name].update(results)
+    return runs
 
 
 # The hostile scenario.
@@ -716,44 +896,68 @@ def render_variants(results: Results, config: Config, labels: list[str]) -> str:
     return "\n".join(lines)
 
 
-def render_notes(results: Results, config: Config) -> str:
-    """How the run was set up, and how busy the load generator was."""
+def render_heading(generator: str, config: Config) -> str:
+    """The line above a load generator's table."""
+    if generator == "node":
+        return f"**Node load generator** ({describe(generator, config)}): the faster client; read its ratios."
+    return f"**Python load generator** ({describe(generator, config)})"
+
+
+def render_notes(runs: Runs, config: Config, note: str | None = None) -> str:
+    """How the run was set up, how busy each load generator was, and `note` if given."""
     import swill
 
-    busy = {
-        name: max(statistics.median(r["client_cpu_share"] for r in rounds) for rounds in per_server.values())
-        for name, per_server in results.items()
-        if name != "idle"
-    }
-    loop = "uvloop" if _loop_factory(config) is not None else "asyncio"
-    pinned = ", load generator and servers pinned to separate cores" if config.pin else ""
-    return "\n".join(
-        [
-            f"- {config.rounds} interleaved rounds, medians; each measurement on a fresh connection after a warm-up.",
-            f"- Python {platform.python_version()}, uvicorn {uvicorn.__version__} "
-            f"(loop {config.loop}, ws {config.ws}, http {config.http}), websockets "
-            f"{version('websockets')}, msgspec {msgspec.__version__}; client loop {loop}; "
-            f"{os.cpu_count()} CPUs{pinned}.",
-            f"- Swill from {Path(swill.__file__).parent}.",
-            f"- Sizes: {config.latency_calls} sequential calls, {config.calls} calls "
-            f"{config.in_flight} in flight, {config.stream_messages} stream messages, "
-            f"{config.big_echoes} echoes of {config.big_size} bytes.",
-            "- The bare endpoint decodes each frame with msgspec and encodes the reply; it ignores "
-            "flow control (CREDIT frames are decoded and dropped).",
-            "- Load generator CPU share (median, the busier server): "
-            + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
-            + " (near 100% means the client, not the server, set the pace).",
-        ]
-    )
-
-
-def render_rounds(results: Results) -> str:
-    lines = []
-    for name, per_server in results.items():
-        for server, rounds in per_server.items():
-            shown = "; ".join(", ".join(f"{k}={v:.4g}" for k, v in r.items() if k != "count") for r in rounds)
-            lines.append(f"- {name} / {server}: {shown}")
+    pinned = ", load generators and servers pinned to separate cores" if config.pin else ""
+    lines = [
+        f"- {config.rounds} interleaved rounds, medians; each measurement on a fresh connection after a warm-up.",
+        f"- Python {platform.python_version()}, uvicorn {uvicorn.__version__} "
+        f"(loop {config.loop}, ws {config.ws}, http {config.http}); {os.cpu_count()} CPUs{pinned}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end.",
+        f"- Swill from {Path(swill.__file__).parent}.",
+        f"- Sizes: {config.latency_calls} sequential calls, {config.calls} calls "
+        f"{config.in_flight} in flight, {config.stream_messages} stream messages, "
+        f"{config.big_echoes} echoes of {config.big_size} bytes.",
+        "- The bare endpoint decodes each frame with msgspec and encodes the reply; it ignores "
+        "flow control (CREDIT frames are decoded and dropped).",
+    ]
+    for generator, results in runs.items():
+        busy = {
+            name: max(statistics.median(r["client_cpu_share"] for r in rounds) for rounds in per_server.values())
+            for name, per_server in results.items()
+            if name != "idle"
+        }
+        if busy:
+            lines.append(
+                f"- Load generator CPU share, {generator} (median, the busier server): "
+                + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
+                + " (near 100% means the client, not the server, set the pace)."
+            )
+    if note is not None:
+        lines.append(f"- {note}")
     return "\n".join(lines)
+
+
+def render_rounds(runs: Runs) -> str:
+    lines = []
+    for generator, results in runs.items():
+        for name, per_server in results.items():
+            for server, rounds in per_server.items():
+                shown = "; ".join(", ".join(f"{k}={v:.4g}" for k, v in r.items() if k != "count") for r in rounds)
+                lines.append(f"- {generator} / {name} / {server}: {shown}")
+    return "\n".join(lines)
+
+
+def choose_generators(requested: str | None) -> tuple[tuple[str, ...], str | None]:
+    """The load generators to run for `--generator` (None: both if Node can run here, else
+    Python), and a note on why Node is left out when it is."""
+    missing = node_missing()
+    if requested is None:
+        if missing is None:
+            return GENERATORS, None
+        return ("python",), f"Python load generator only: {missing} (Node is the faster client)."
+    if requested in ("node", "both") and missing is not None:
+        raise SystemExit(f"server_bench.py: --generator {requested}: {missing}")
+    return (GENERATORS if requested == "both" else (requested,)), None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -797,6 +1001,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also serve the app with Prometheus metrics on (swill+metrics), in the same rounds",
     )
+    parser.add_argument(
+        "--generator",
+        choices=["python", "node", "both"],
+        help="the load generators (default: both if node and clients/typescript/node_modules are here, else python)",
+    )
     parser.add_argument("--verbose", action="store_true", help="also print every round's figures")
     parser.add_argument(
         "--hostile",
@@ -828,17 +1037,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- Run time: {time.perf_counter() - started:.0f} s.")
         return 0
     variants = dict(variant.split("=", 1) for variant in args.variant)
-    results = run(config, tuple(args.only), variants, args.profile, args.py_spy, metrics=args.metrics)
-    print(render_table(results, config))
-    if variants or args.metrics:
+    generators, note = choose_generators(args.generator)
+    runs = run(config, tuple(args.only), variants, args.profile, args.py_spy, args.metrics, generators)
+    for generator, results in runs.items():
+        print(render_heading(generator, config))
         print()
-        print(render_variants(results, config, [*variants, *([METRICS] if args.metrics else [])]))
-    print()
-    print(render_notes(results, config))
+        print(render_table(results, config))
+        if variants or args.metrics:
+            print()
+            print(render_variants(results, config, [*variants, *([METRICS] if args.metrics else [])]))
+        print()
+    print(render_notes(runs, config, note))
     print(f"- Run time: {time.perf_counter() - started:.0f} s.")
     if args.verbose:
         print()
-        print(render_rounds(results))
+        print(render_rounds(runs))
     return 0
 
 

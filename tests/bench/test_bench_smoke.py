@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -28,18 +29,21 @@ ROWS = (
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
-def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "| metric | Swill | bare | Swill / bare | target | met |"
-    table = [line for line in lines if line.startswith("| ")][1:]
+def _tables(lines: list[str]) -> dict[str, list[str]]:
+    """Each load generator's table rows (the header left out), by the generator's
+    heading (`**Node load generator**`, `**Python load generator**`)."""
+    tables: dict[str, list[str]] = {}
+    heading = ""
+    for line in lines:
+        if line.startswith("**"):
+            heading = line.split("**")[1]
+            tables[heading] = []
+        elif line.startswith("| ") and heading:
+            tables[heading].append(line)
+    return {heading: table[1:] for heading, table in tables.items()}
+
+
+def _check_table(table: list[str]) -> None:
     for label in ROWS:
         [row] = [line for line in table if label in line]
         cells = [cell.strip() for cell in row.strip("|").split("|")]
@@ -48,7 +52,56 @@ def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint() -
         assert re.fullmatch(rf"-?{NUMBER}x|-", cells[3]), row
     targets = [line for line in table if "x |" in line and ("yes |" in line or "**no** |" in line)]
     assert len(targets) == 5  # p50 latency, calls/s, stream messages/s, 200 connections, idle memory
-    assert any(line.startswith("- Load generator CPU share") for line in lines)
+
+
+def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint_per_load_generator() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--generator", "both"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("**Node load generator** (Node v"), lines[0]
+    assert lines[2] == "| metric | Swill | bare | Swill / bare | target | met |"
+    tables = _tables(lines)
+    assert list(tables) == ["Node load generator", "Python load generator"]
+    for table in tables.values():
+        _check_table(table)
+    for generator in ("node", "python"):
+        assert any(line.startswith(f"- Load generator CPU share, {generator}") for line in lines)
+
+
+def test_without_node_the_python_generator_runs_alone_and_the_notes_say_why() -> None:
+    no_node = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--only", "calls"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        env=no_node,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    tables = _tables(lines)
+    assert list(tables) == ["Python load generator"]
+    [row] = [line for line in tables["Python load generator"] if line.startswith("| unary calls/s, 64 in flight")]
+    assert re.fullmatch(rf"\| [^|]+ \| {NUMBER} \| {NUMBER} \| {NUMBER}x \|.*", row), row
+    assert "- Python load generator only: node is not on PATH (Node is the faster client)." in lines
+
+    asked = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--generator", "node"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=no_node,
+    )
+    assert asked.returncode == 1
+    assert asked.stderr == "server_bench.py: --generator node: node is not on PATH\n"
 
 
 def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_a_firehose() -> None:
@@ -70,7 +123,7 @@ def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_a_fireh
 
 def test_with_metrics_the_table_compares_the_app_with_metrics_on_and_off() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--metrics", "--only", "calls"],
+        [sys.executable, str(BENCH), "--quick", "--metrics", "--only", "calls", "--generator", "node"],
         capture_output=True,
         text=True,
         timeout=90,
