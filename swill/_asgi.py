@@ -96,7 +96,6 @@ class ConnectionHandler:
         self._idle.set()
         self._closed = False
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.loop = asyncio.get_running_loop()  # Swill serves on asyncio (uvloop included)
         # The writer task sleeps on `_wake`; producers over `SEND_HIGH_WATER` wait on `_room`,
         # which the writer sets as it hands messages to the ASGI server.
@@ -263,30 +262,26 @@ class ConnectionHandler:
         protocol_logger.debug("%s %s: %s", self.connection.id, kind, message)
 
     def _dispatch(self, event: object) -> None:
-        if isinstance(event, MessageReceived):
-            call = self.calls.get(event.id)
-            if call is not None:
-                call.on_message(event.data)
-        elif isinstance(event, CallOpened):
-            self._open(event)
-        elif isinstance(event, CreditGranted):
-            call = self.calls.get(event.id)
-            if call is not None:
+        kind = type(event)  # events are final classes: `is` is a pointer compare, not a call
+        if kind is CallOpened:
+            self._open(event)  # type: ignore[arg-type]
+        elif kind is AuthReceived:
+            if self.authenticator is not None:
+                self.authenticator.received(event.credentials)  # type: ignore[attr-defined]
+        else:
+            call = self.calls.get(event.id)  # type: ignore[attr-defined]
+            if call is None:
+                return
+            if kind is MessageReceived:
+                call.on_message(event.data)  # type: ignore[attr-defined]
+            elif kind is CreditGranted:
                 call.on_credit()
-        elif isinstance(event, EndOfStream):
-            call = self.calls.get(event.id)
-            if call is not None:
+            elif kind is EndOfStream:
                 call.on_end()
-        elif isinstance(event, CallCancelled):
-            call = self.calls.get(event.id)
-            if call is not None:
+            elif kind is CallCancelled:
                 call.cancel()
-        elif isinstance(event, CallFailed):
-            call = self.calls.get(event.id)
-            if call is not None:
-                call.abort(event.error)
-        elif isinstance(event, AuthReceived) and self.authenticator is not None:
-            self.authenticator.received(event.credentials)
+            elif kind is CallFailed:
+                call.abort(event.error)  # type: ignore[attr-defined]
 
     async def auth_passed(self) -> None:
         """Credentials passed: serve the calls that waited for them (docs/protocol.md, "Credentials")."""
@@ -304,18 +299,14 @@ class ConnectionHandler:
         if self._idle.is_set():
             self._idle = asyncio.Event()
         # A plain asyncio task: a fifth of what a task group's start_soon costs. The connection
-        # still waits for every call (`_idle`) before it ends. Where asyncio can (3.12+), the task
-        # starts eagerly: a call that does not wait (most unary calls) runs to its end right here,
-        # without a trip through the event loop.
+        # still waits for every call (`_idle`) before it ends, and holds the task through the call
+        # until then. Where asyncio can (3.12+), the task starts eagerly: a call that does not wait
+        # (most unary calls) runs to its end right here, without a trip through the event loop.
         coroutine = call.run_traced() if self.traced else call.run()
-        task = _start_task(self.loop, coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("call task failed", exc_info=task.exception())
+        if _eager_task is None:
+            call.task = self.loop.create_task(coroutine)
+        else:
+            call.task = _eager_task(self.loop, coroutine)
 
     # The call link (`swill._call.CallLink`): all a call sees of its connection.
 
@@ -465,11 +456,7 @@ def _peer(connection: Connection) -> str:
     return "unknown" if client is None else f"{client.host}:{client.port}"
 
 
-def _lazy_task(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    return loop.create_task(coroutine)
-
-
-_start_task: Final[Callable[[asyncio.AbstractEventLoop, Coroutine[Any, Any, Any]], asyncio.Task[Any]]] = getattr(
-    asyncio, "eager_task_factory", _lazy_task
+_eager_task: Final[Callable[[asyncio.AbstractEventLoop, Coroutine[Any, Any, Any]], asyncio.Task[Any]] | None] = (
+    getattr(asyncio, "eager_task_factory", None)
 )
-"""Create a call's task: eagerly started on Python 3.12+ (`asyncio.eager_task_factory`)."""
+"""Create a call's task eagerly started, on Python 3.12+; `None` where asyncio can't."""

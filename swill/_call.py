@@ -124,7 +124,6 @@ class ServerCall:
         "_serving",
         "_stats",
         "_stop_requested",
-        "_task",
         "cancelled",
         "closed",
         "deadline",
@@ -135,6 +134,7 @@ class ServerCall:
         "request",
         "responder",
         "spec",
+        "task",
     )
 
     def __init__(self, link: CallLink, route: Route, opened: CallOpened) -> None:
@@ -148,7 +148,7 @@ class ServerCall:
             self.deadline = time.monotonic() + opened.timeout_ms / 1000
         # A call is stopped through its own task (`task.cancel()`, a timer for the deadline): a
         # fifth of what an anyio cancel scope costs per call.
-        self._task: asyncio.Task[Any] | None = None
+        self.task: asyncio.Task[Any] | None = None  # set by the connection as it starts the call
         self._serving = False
         self._stop_requested = False
         self._deadline_hit = False
@@ -170,7 +170,7 @@ class ServerCall:
         self.responder = Responder(
             link, self.id, self.hooks, self._stats, self.deadline, self._check_deadline, route.check_response
         )
-        self.request: _BaseRequest = self._make_request()
+        self.request: _BaseRequest = (StreamingRequest if self._incoming is not None else Request)(self)
         self.responder.request = self.request
 
     @property
@@ -178,10 +178,6 @@ class ServerCall:
         """Counts so far: messages in, messages out, bytes in, bytes out, seconds spent waiting
         for credit. Read-only, for observers."""
         return self._stats
-
-    def _make_request(self) -> _BaseRequest:
-        cls = StreamingRequest if self.spec.request_stream else Request
-        return cls(self)
 
     # Fed by the connection's receive loop; never await.
 
@@ -219,7 +215,7 @@ class ServerCall:
     def _stop(self) -> None:
         """Stop the hooks and the handler, wherever they are: the one way a call is stopped."""
         self._stop_requested = True
-        task = self._task
+        task = self.task
         if task is None or not self._serving:
             return  # not started yet (it will not start), or past the hooks and the handler
         if task is asyncio.current_task():
@@ -231,7 +227,7 @@ class ServerCall:
             self._cancel_task()
 
     def _cancel_task(self) -> None:
-        task = self._task
+        task = self.task
         if self._serving and task is not None and not task.cancelling():
             task.cancel()
 
@@ -264,7 +260,8 @@ class ServerCall:
             # the write, so it may go out from this task, without a hop to the writer.
             await self.link.write_now()
         finally:
-            self._close_streams()
+            if self._incoming is not None:
+                self._incoming.close()
             if self.hooks.after_request:
                 with anyio.CancelScope(shield=True):
                     await self._after_request(request, error)
@@ -289,8 +286,10 @@ class ServerCall:
         """Run the hooks and the handler, the part `_stop()` cancels; the error that ends the call."""
         if self._stop_requested:
             return None  # stopped before it started
-        task = self._task = asyncio.current_task()
-        assert task is not None
+        task = self.task
+        if task is None:  # started eagerly (Python 3.12+): this runs inside create_task()
+            task = self.task = asyncio.current_task()
+            assert task is not None
         timer = None
         if self.deadline is not None:
             delay = max(0.0, self.deadline - time.monotonic())
@@ -349,14 +348,23 @@ class ServerCall:
                     Code.INVALID_ARGUMENT, f"rpc {self.spec.name!r} takes one request message; REQUEST carried no data"
                 )
             data, self._data = self._data, None  # a large request's bytes are freed once decoded
-            self._count_in(data)
-            request.data = await self._decode(request, data)
+            stats = self._stats
+            stats[0] += 1
+            stats[2] += len(data)
+            if hooks.before_request_data or hooks.before_request_message:
+                request.data = await self._decode(request, data)
+            else:
+                request.data = self._decode_message(data)
             del data
         elif not hooks.before_request_data:
             # From now on each message is decoded as it arrives. With a before_request_data chain
             # (which may await, and rewrite the bytes) each is decoded as the handler takes it.
             incoming.start(self._decode_message)
-        await self._invoke(request)
+        spec = self.spec
+        if spec.invoke is Invoke.ASYNC and not spec.takes_response:  # most handlers: no more awaits
+            await self.responder.respond(await spec.endpoint(request))
+        else:
+            await self._invoke(request)
 
     async def _invoke(self, request: _BaseRequest) -> None:
         spec = self.spec
@@ -487,10 +495,6 @@ class ServerCall:
         if self.link.debug:
             data = {"traceback": "".join(traceback.format_exception(exc))}
         return Error(Code.INTERNAL, "internal error", data=data)
-
-    def _close_streams(self) -> None:
-        if self._incoming is not None:
-            self._incoming.close()
 
 
 async def _in_thread(items: Iterator[Any]) -> AsyncIterator[Any]:

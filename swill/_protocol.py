@@ -21,7 +21,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from typing import Protocol as TypingProtocol
@@ -85,9 +85,11 @@ __all__ = [
 PROTOCOL_VERSION: Final = 1
 SUBPROTOCOL: Final = "swill.v1"
 
+# Events are frozen msgspec Structs, not frozen dataclasses: one is made per frame, and a Struct
+# is built in C, ten times faster. Those that hold only wire data skip the cyclic collector.
 
-@dataclass(frozen=True, slots=True)
-class CallOpened:
+
+class CallOpened(msgspec.Struct, frozen=True, gc=False):
     """Server: a REQUEST opened a call. `data` is `None` when the REQUEST carried none."""
 
     id: int
@@ -98,40 +100,35 @@ class CallOpened:
     window: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageReceived:
+class MessageReceived(msgspec.Struct, frozen=True, gc=False):
     """A DATA frame's value, still encoded."""
 
     id: int
     data: msgspec.Raw
 
 
-@dataclass(frozen=True, slots=True)
-class EndOfStream:
+class EndOfStream(msgspec.Struct, frozen=True, gc=False):
     """The peer ended its stream; from the server, `metadata` is the trailing metadata."""
 
     id: int
     metadata: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class CallCancelled:
+class CallCancelled(msgspec.Struct, frozen=True, gc=False):
     """Server: the client sent CLOSE; the call is over and nothing more may be sent for it."""
 
     id: int
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class CreditGranted:
+class CreditGranted(msgspec.Struct, frozen=True, gc=False):
     """The peer granted `n` more DATA frames (`n` of `UNLIMITED` or more lifts the limit)."""
 
     id: int
     n: int
 
 
-@dataclass(frozen=True, slots=True)
-class CallFailed:
+class CallFailed(msgspec.Struct, frozen=True):
     """The peer broke a rule on an open call. Server: end it with `send_error(error)`.
     Client: the call is over, with this error."""
 
@@ -139,23 +136,20 @@ class CallFailed:
     error: Error
 
 
-@dataclass(frozen=True, slots=True)
-class HelloReceived:
+class HelloReceived(msgspec.Struct, frozen=True, gc=False):
     """Client: the server's settings."""
 
     settings: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class MetadataReceived:
+class MetadataReceived(msgspec.Struct, frozen=True, gc=False):
     """Client: leading metadata from a METADATA frame."""
 
     id: int
     metadata: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseReceived:
+class ResponseReceived(msgspec.Struct, frozen=True, gc=False):
     """Client: the single response; the call is over."""
 
     id: int
@@ -164,26 +158,22 @@ class ResponseReceived:
     trailing: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorReceived:
+class ErrorReceived(msgspec.Struct, frozen=True):
     """Client: an ERROR frame. On id 0 it is about the connection, not a call."""
 
     id: int
     error: Error
 
 
-@dataclass(frozen=True, slots=True)
-class PongReceived:
+class PongReceived(msgspec.Struct, frozen=True, gc=False):
     nonce: int
 
 
-@dataclass(frozen=True, slots=True)
-class GoAwayReceived:
+class GoAwayReceived(msgspec.Struct, frozen=True, gc=False):
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AuthReceived:
+class AuthReceived(msgspec.Struct, frozen=True, gc=False):
     """Server (when it checks credentials): an AUTH frame's credentials, decoded. Answer with
     `accept_auth()`, or close the connection with 4401."""
 
@@ -299,7 +289,6 @@ class _Base:
 
 
 _CallFrame = DataFrame | RequestFrame | EndOfStreamFrame | CreditFrame | CloseFrame
-_CALL_FRAMES: Final = (DataFrame, RequestFrame, EndOfStreamFrame, CreditFrame, CloseFrame)
 
 
 class ServerProtocol(_Base):
@@ -355,27 +344,19 @@ class ServerProtocol(_Base):
             return
         if frame is None:
             return
-        if isinstance(frame, _CALL_FRAMES):
+        receive = _RECEIVE_CALL_FRAME.get(type(frame))
+        if receive is not None:
             if self.authenticated:
-                self._receive_call_frame(frame)
+                receive(self, frame)
             else:
-                self._hold(frame)
+                self._hold(frame)  # type: ignore[arg-type]
         elif isinstance(frame, PingFrame):
             self._queue(encode(PongFrame(frame.nonce)))
         elif isinstance(frame, AuthFrame):
             self._receive_auth(frame)
 
     def _receive_call_frame(self, frame: _CallFrame) -> None:
-        if isinstance(frame, DataFrame):
-            self._receive_data(frame)
-        elif isinstance(frame, RequestFrame):
-            self._receive_request(frame)
-        elif isinstance(frame, EndOfStreamFrame):
-            self._receive_in_call(frame.id, FrameType.END_OF_STREAM)
-        elif isinstance(frame, CreditFrame):
-            self._receive_credit(frame)
-        elif isinstance(frame, CloseFrame):
-            self._receive_close(frame)
+        _RECEIVE_CALL_FRAME[type(frame)](self, frame)
 
     # Credentials (section 1b).
 
@@ -470,6 +451,9 @@ class ServerProtocol(_Base):
     def _receive_data(self, frame: DataFrame) -> None:
         if self._receive_in_call(frame.id, FrameType.DATA):
             self._events.append(MessageReceived(frame.id, frame.data))
+
+    def _receive_end(self, frame: EndOfStreamFrame) -> None:
+        self._receive_in_call(frame.id, FrameType.END_OF_STREAM)
 
     def _receive_in_call(self, id: int, type_: FrameType) -> bool:
         call = self.calls.get(id)
@@ -626,6 +610,15 @@ class ServerProtocol(_Base):
 
 
 _NO_OPTIONS: Final = Options()
+
+_RECEIVE_CALL_FRAME: Final[dict[type[Any], Callable[[ServerProtocol, Any], None]]] = {
+    DataFrame: ServerProtocol._receive_data,
+    RequestFrame: ServerProtocol._receive_request,
+    EndOfStreamFrame: ServerProtocol._receive_end,
+    CreditFrame: ServerProtocol._receive_credit,
+    CloseFrame: ServerProtocol._receive_close,
+}
+"""What the server does with each call frame, by the frame's class: one lookup per frame."""
 
 
 class ClientProtocol(_Base):
@@ -800,6 +793,9 @@ class ClientProtocol(_Base):
             self._events.append(ErrorReceived(0, error))
         elif self._receive_in_call(frame.id, FrameType.ERROR):
             self._events.append(ErrorReceived(frame.id, error))
+
+    def _receive_end(self, frame: EndOfStreamFrame) -> None:
+        self._receive_in_call(frame.id, FrameType.END_OF_STREAM)
 
     def _receive_in_call(self, id: int, type_: FrameType) -> bool:
         call = self.calls.get(id)
