@@ -899,7 +899,8 @@ def render_variants(results: Results, config: Config, labels: list[str]) -> str:
 def render_heading(generator: str, config: Config) -> str:
     """The line above a load generator's table."""
     if generator == "node":
-        return f"**Node load generator** ({describe(generator, config)}): the faster client; read its ratios."
+        about = "the faster client, whose ratios the goals of issue 16 refer to"
+        return f"**Node load generator** ({describe(generator, config)}): {about}."
     return f"**Python load generator** ({describe(generator, config)})"
 
 
