@@ -49,7 +49,7 @@ from ._telemetry import tracing_configured
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
-    from ._app import Swill
+    from ._app import Route, Swill
 
 __all__ = ["CLOSE_CODES", "SEND_HIGH_WATER", "ConnectionHandler"]
 
@@ -294,7 +294,8 @@ class ConnectionHandler:
 
     def _open(self, event: CallOpened) -> None:
         """The one place a call starts (its end is `call_done`)."""
-        call = ServerCall(self, self.app.rpcs[event.rpc], event)
+        route: Route = event.info  # type: ignore[assignment]  # the core's registry is `app.rpcs`
+        call = ServerCall(self, route, event)
         self.calls[event.id] = call
         if self._idle.is_set():
             self._idle = asyncio.Event()

@@ -14,8 +14,8 @@ Rules:
 3. Frames are produced by the sans-I/O protocol, which refuses an illegal sequence; a handler
    that breaks a rule gets a `RuntimeError` and the call ends with `INTERNAL`.
 4. A streamed response holds each value it took from the handler until there is credit for it.
-5. What the call sends, with its outgoing hooks, is the `Responder`'s (`swill/_responder.py`);
-   what it receives is `Incoming`'s (`swill/_incoming.py`).
+5. What the call sends, with its outgoing hooks, is its base class `Responder`'s
+   (`swill/_responder.py`); what it receives is `Incoming`'s (`swill/_incoming.py`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from ._hooks import run_chain, run_each, run_hooks
 from ._incoming import Incoming
 from ._registry import Invoke
 from ._request import Request, Response, StreamingRequest
-from ._responder import Responder
+from ._responder import DeadlinePassed, Responder
 from ._telemetry import traced
 from ._validation import InvalidData
 
@@ -110,7 +110,7 @@ class CallLink(Protocol):
     def call_done(self, call: ServerCall) -> None: ...
 
 
-class ServerCall:
+class ServerCall(Responder):
     """The server's side of one call."""
 
     __slots__ = (
@@ -122,30 +122,21 @@ class ServerCall:
         "_grant_every",
         "_incoming",
         "_serving",
-        "_stats",
         "_stop_requested",
         "cancelled",
         "closed",
-        "deadline",
-        "hooks",
-        "id",
-        "link",
         "metadata",
-        "request",
-        "responder",
         "spec",
         "task",
     )
 
     def __init__(self, link: CallLink, route: Route, opened: CallOpened) -> None:
-        self.link = link
-        self.spec = route.spec
-        self.hooks = route.hooks
-        self.id = opened.id
-        self.metadata: dict[str, Any] = opened.metadata
-        self.deadline: float | None = None
+        deadline = None
         if opened.timeout_ms is not None:
-            self.deadline = time.monotonic() + opened.timeout_ms / 1000
+            deadline = time.monotonic() + opened.timeout_ms / 1000
+        Responder.__init__(self, link, opened.id, route.hooks, deadline, route.check_response)
+        self.spec = route.spec
+        self.metadata: dict[str, Any] = opened.metadata
         # A call is stopped through its own task (`task.cancel()`, a timer for the deadline): a
         # fifth of what an anyio cancel scope costs per call.
         self.task: asyncio.Task[Any] | None = None  # set by the connection as it starts the call
@@ -159,7 +150,6 @@ class ServerCall:
         self._incoming: Incoming | None = None
         self._consumed = 0
         self._decoded = 0  # messages of a streamed request decoded so far: the next one's index
-        self._stats = [0, 0, 0, 0, 0.0]  # messages in, messages out, bytes in, bytes out, credit wait
         self._grant_every = 1
         if self.spec.request_stream:
             window = link.client_window
@@ -167,11 +157,7 @@ class ServerCall:
             self._grant_every = max(1, window // 2)
             if opened.data is not None:
                 self.on_message(opened.data)
-        self.responder = Responder(
-            link, self.id, self.hooks, self._stats, self.deadline, self._check_deadline, route.check_response
-        )
-        self.request: _BaseRequest = (StreamingRequest if self._incoming is not None else Request)(self)
-        self.responder.request = self.request
+        self.request = (StreamingRequest if self._incoming is not None else Request)(self)
 
     @property
     def stats(self) -> list[Any]:
@@ -196,9 +182,6 @@ class ServerCall:
     def on_end(self) -> None:
         if self._incoming is not None:
             self._incoming.end()
-
-    def on_credit(self) -> None:
-        self.responder.on_credit()
 
     def cancel(self) -> None:
         """The client sent CLOSE or went away: stop, and send nothing more."""
@@ -255,7 +238,7 @@ class ServerCall:
                 self.cancelled = True
                 error = Error(Code.DEADLINE_EXCEEDED, "the call's deadline passed")
             if error is not None and not self.closed:
-                await self.responder.fail(error, functools.partial(self._map_error, request))
+                await self.fail(error, functools.partial(self._map_error, request))
             # The final frame is written here, outside the call's cancel scope: nothing can cancel
             # the write, so it may go out from this task, without a hop to the writer.
             await self.link.write_now()
@@ -271,12 +254,11 @@ class ServerCall:
                 observer.call_ended(self, error, time.perf_counter() - started, self._stats)
             if access_logger.isEnabledFor(logging.INFO):
                 self._log_access(error, time.perf_counter() - started)
-            # The request and the response point back at the call, and so does the responder
-            # (its deadline check): drop the call's end of those cycles, so that reference counting
-            # frees a finished call, its task and its coroutine, not the cyclic collector.
+            # The request and the response point back at the call: drop the call's end of those
+            # cycles, so that reference counting frees a finished call, its task and its
+            # coroutine, not the cyclic collector.
             del self.request
-            self.responder.request = self.responder.response = None
-            del self.responder
+            self.response = None
         return error
 
     run_traced = traced(run)
@@ -299,6 +281,9 @@ class ServerCall:
             await self._hooks_and_handler(request)
         except Exception as exc:
             return await self._map_error(request, exc)
+        except DeadlinePassed:  # found before a frame went, ahead of the timer
+            self._deadline_hit = self._stop_requested = True
+            return None
         except asyncio.CancelledError:
             if not self._stop_requested:
                 raise  # not ours: the server is going away
@@ -362,7 +347,7 @@ class ServerCall:
             incoming.start(self._decode_message)
         spec = self.spec
         if spec.invoke is Invoke.ASYNC and not spec.takes_response:  # most handlers: no more awaits
-            await self.responder.respond(await spec.endpoint(request))
+            await self.respond(await spec.endpoint(request))
         else:
             await self._invoke(request)
 
@@ -370,14 +355,14 @@ class ServerCall:
         spec = self.spec
         args: tuple[Any, ...] = (request,)
         if spec.takes_response:
-            response = self.responder.response = Response(self.responder)
+            response = self.response = Response(self)
             args = (request, response)
         invoke = spec.invoke
         if invoke is Invoke.ASYNC:
-            await self.responder.respond(await spec.endpoint(*args))
+            await self.respond(await spec.endpoint(*args))
         elif invoke is Invoke.THREAD:
             call = functools.partial(spec.endpoint, *args)
-            await self.responder.respond(await anyio.to_thread.run_sync(call, abandon_on_cancel=True))
+            await self.respond(await anyio.to_thread.run_sync(call, abandon_on_cancel=True))
         elif invoke is Invoke.THREAD_GEN:
             await self._stream(request, _in_thread(spec.endpoint(*args)))
         elif invoke is Invoke.ASYNC_ITER:
@@ -386,7 +371,7 @@ class ServerCall:
             await self._stream(request, spec.endpoint(*args))
 
     async def _stream(self, request: _BaseRequest, items: AsyncIterator[Any]) -> None:
-        send = self.responder.message
+        send = self.message
         try:
             async for item in items:
                 await send(item)
@@ -395,7 +380,7 @@ class ServerCall:
             if aclose is not None:
                 with anyio.CancelScope(shield=True):
                     await aclose()
-        await self.responder.end()
+        await self.end()
 
     # Incoming messages.
 
@@ -462,12 +447,6 @@ class ServerCall:
             raise Error(Code.INVALID_ARGUMENT, f"{what}: {first['message']} at {first['path']}", data=errors) from None
         finally:
             self._decoded += 1
-
-    async def _check_deadline(self) -> None:
-        """Let a passed deadline stop the call before it sends, not at its next checkpoint."""
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            self._deadline_hit = self._stop_requested = True
-            raise asyncio.CancelledError  # caught by _serve, as the timer's would be
 
     async def _after_request(self, request: _BaseRequest, error: Error | None) -> None:
         if self.hooks.after_request:

@@ -85,12 +85,20 @@ __all__ = [
 PROTOCOL_VERSION: Final = 1
 SUBPROTOCOL: Final = "swill.v1"
 
+class RpcInfo(TypingProtocol):
+    """What the server protocol needs to know of a handler."""
+
+    @property
+    def request_stream(self) -> bool: ...
+
+
 # Events are frozen msgspec Structs, not frozen dataclasses: one is made per frame, and a Struct
 # is built in C, ten times faster. Those that hold only wire data skip the cyclic collector.
 
 
 class CallOpened(msgspec.Struct, frozen=True, gc=False):
-    """Server: a REQUEST opened a call. `data` is `None` when the REQUEST carried none."""
+    """Server: a REQUEST opened a call. `data` is `None` when the REQUEST carried none; `info`
+    is the registry's entry for `rpc`."""
 
     id: int
     rpc: str
@@ -98,6 +106,7 @@ class CallOpened(msgspec.Struct, frozen=True, gc=False):
     data: msgspec.Raw | None
     timeout_ms: int | None
     window: int | None
+    info: RpcInfo | None = None
 
 
 class MessageReceived(msgspec.Struct, frozen=True, gc=False):
@@ -224,12 +233,6 @@ class Settings:
             "server": self.server,
         }
 
-
-class RpcInfo(TypingProtocol):
-    """What the server protocol needs to know of a handler."""
-
-    @property
-    def request_stream(self) -> bool: ...
 
 
 _data_decoder: Final = msgspec.msgpack.Decoder()
@@ -445,6 +448,7 @@ class ServerProtocol(_Base):
                 frame.data if has_data else None,
                 options.timeout,
                 options.window,
+                spec,
             )
         )
 
@@ -546,10 +550,16 @@ class ServerProtocol(_Base):
         Raises:
             LocalProtocolError: No credit, or the call's response can't take DATA now.
         """
-        call = self._call(id)
-        message = encode(DataFrame(id, payload(value)))
-        self._send_frame(call, FrameType.DATA, message)
-        return len(message)
+        call = self.calls.get(id)
+        if call is None:
+            raise LocalProtocolError(f"call {id} is not open")
+        message = encode(DataFrame(id, value))
+        call.send(FrameType.DATA)
+        # What `_queue` does, inline: this runs once per message of every stream.
+        self._out.append(message)
+        size = len(message)
+        self._out_size += size
+        return size
 
     def send_response(
         self,
@@ -559,11 +569,18 @@ class ServerProtocol(_Base):
         trailing: dict[str, Any] | None = None,
     ) -> int:
         """Send the single response, which ends the call. Returns the size of the frame."""
-        call = self._call(id)
-        message = encode(ResponseFrame(id, payload(value), leading or None, trailing or None))
-        self._send_frame(call, FrameType.RESPONSE, message)
-        self._end(id)
-        return len(message)
+        call = self.calls.get(id)
+        if call is None:
+            raise LocalProtocolError(f"call {id} is not open")
+        message = encode(ResponseFrame(id, value, leading or None, trailing or None))
+        call.send(FrameType.RESPONSE)
+        # What `_queue` and `_end` do, inline: this runs once per unary call.
+        self._out.append(message)
+        size = len(message)
+        self._out_size += size
+        del self.calls[id]
+        self._failing.discard(id)
+        return size
 
     def send_end(self, id: int, trailing: dict[str, Any] | None = None) -> None:
         """End a streamed response with END_OF_STREAM and its trailing metadata."""

@@ -1,7 +1,8 @@
 """What a call sends: its frames, with their hooks, in the order the protocol allows.
 
-`ServerCall` runs a call (its hooks, its handler, its deadline); a `Responder` produces what the
-call sends, through the call's `CallLink`. Rules:
+`ServerCall` runs a call (its hooks, its handler, its deadline); what it sends is produced by its
+base class `Responder`, through the call's `CallLink`: one object per call, two concerns, a
+module each. Rules:
 
 1. Hooks run in time order and once per call: before_leading_metadata before the first frame
    (METADATA, DATA or RESPONSE), before_response_message for each message, before_trailing_metadata
@@ -10,6 +11,8 @@ call sends, through the call's `CallLink`. Rules:
    credit), and the stream yields to the loop once it has sent `YIELD_EVERY` messages without
    waiting for either: a handler that never awaits can't keep the loop. Final frames wait for room too.
 3. The frame that ends the call is only queued here; the call writes it after its stoppable part.
+4. No frame goes once the call's deadline has passed: the responder raises `DeadlinePassed`
+   instead, which the call turns into `DEADLINE_EXCEEDED`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from ._hooks import RouteHooks
     from ._request import Response, _BaseRequest
 
-__all__ = ["YIELD_EVERY", "Responder"]
+__all__ = ["YIELD_EVERY", "DeadlinePassed", "Responder"]
 
 YIELD_EVERY: Final = 64
 """A streamed response yields to the event loop at least once per this many messages: about
@@ -36,26 +39,27 @@ the 64 KiB high-water mark of 1 KiB rows, and each yield costs a trip of the wri
 loop, so fewer yields are cheaper per message (bench/README.md)."""
 
 
+class DeadlinePassed(Exception):
+    """The call's deadline passed before a frame could go."""
+
+
 class Responder:
-    """The frames of one call, sent through `link`.
+    """The frames of one call, sent through `link`: the base of `ServerCall`.
 
     Args:
         link: The call's connection.
         id: The call id.
         hooks: The outgoing hook chains that apply.
-        stats: The call's counters, shared: `[1]` messages and `[3]` bytes out, `[4]` seconds
-            waiting for credit.
         deadline: The call's deadline (`time.monotonic()`), if it has one.
-        check_deadline: Stops the call when its deadline has passed: no frame may go then.
         check_message: Raises for a message that must not be sent: an int beyond what the
             clients were promised (swill/_integers.py); `None` when there is nothing to check.
     """
 
     __slots__ = (
-        "_check_deadline",
         "_check_message",
         "_credit",
         "_leading_done",
+        "_stats",
         "_trailing_done",
         "_unsent_leading",
         "_unyielded",
@@ -65,27 +69,27 @@ class Responder:
         "link",
         "request",
         "response",
-        "stats",
     )
+
+    request: _BaseRequest
+    """What the handler got, for the outgoing hooks (set by `ServerCall`)."""
 
     def __init__(
         self,
         link: CallLink,
         id: int,
         hooks: RouteHooks,
-        stats: list[Any],
         deadline: float | None,
-        check_deadline: Callable[[], Awaitable[None]],
-        check_message: Callable[[Any], None] | None = None,
+        check_message: Callable[[Any], None] | None,
     ) -> None:
         self._check_message = check_message
         self.deadline = deadline
         self.link = link
         self.id = id
         self.hooks = hooks
-        self.stats = stats
-        self._check_deadline = check_deadline
-        self.request: _BaseRequest | None = None
+        # The call's counters: messages in, messages out, bytes in, bytes out, seconds spent
+        # waiting for credit.
+        self._stats: list[Any] = [0, 0, 0, 0, 0.0]
         self.response: Response | None = None
         self._credit: asyncio.Event | None = None
         self._leading_done = False
@@ -154,14 +158,14 @@ class Responder:
             while not frames.can_send_data(self.id):
                 self._credit = asyncio.Event()
                 await self._credit.wait()
-            self.stats[4] += time.perf_counter() - waited
+            self._stats[4] += time.perf_counter() - waited
             self._unyielded = 0
         if link.buffered_bytes > link.high_water:
             await link.room()  # whatever the credit: the socket is behind
             self._unyielded = 0
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            await self._check_deadline()
-        stats = self.stats
+            raise DeadlinePassed
+        stats = self._stats
         stats[1] += 1
         stats[3] += frames.send_data(self.id, message)
         link.wake_writer()
@@ -204,8 +208,8 @@ class Responder:
         if link.buffered_bytes > link.high_water:
             await link.room()
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            await self._check_deadline()
-        stats = self.stats
+            raise DeadlinePassed
+        stats = self._stats
         stats[1] += 1
         stats[3] += link.frames.send_response(self.id, result, leading, trailing)
 
