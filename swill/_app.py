@@ -486,15 +486,11 @@ class Swill(_Handlers):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._asgi(scope, receive, send)
 
-    async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # A plain ASGI endpoint: frames go straight to the server's receive and send, without
-        # the state checks of Starlette's `WebSocket` on every message.
-        handler = ConnectionHandler(self, scope, receive, send)
-        self._handlers_by_connection[handler.connection] = handler
-        try:
-            await handler.run()
-        finally:
-            self._handlers_by_connection.pop(handler.connection, None)
+        # the state checks of Starlette's `WebSocket` on every message. Not a coroutine function
+        # of its own: an idle connection's task holds one frame less.
+        return ConnectionHandler(self, scope, receive, send).run()
 
     def _check_handshake(self, connection: Connection) -> str | None:
         """Why a handshake is refused before accept (HTTP 403), or `None` to go on."""
@@ -571,5 +567,5 @@ class _ASGIEndpoint:
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        return self.app(scope, receive, send)  # what Starlette awaits: no frame of this one's

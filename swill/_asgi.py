@@ -2,21 +2,27 @@
 
 Rules:
 
-1. One receive loop per connection feeds every message to the sans-I/O `ServerProtocol` and
-   dispatches its events without awaiting on a call's behalf; each call is one task.
-2. One writer at a time sends what the protocol queued, in order: the connection's writer task,
-   woken by producers, or a call writing its final frame itself (`write_now`) when the writer is
-   idle, outside the call's cancel scope, so that no cancellation can drop frames half-written.
+1. One receive loop per connection, in the connection's own task, feeds every message to the
+   sans-I/O `ServerProtocol` and dispatches its events without awaiting on a call's behalf; each
+   call is one task. The connection ends only after every call it started (`_wait_idle`).
+2. One writer at a time sends what the protocol queued, in order: a call writing its final frame
+   itself (`write_now`) when no one else writes, outside the call's stoppable part, so that no
+   cancellation can drop frames half-written; otherwise the connection's writer task, which lives
+   only while there is something to write (started by a producer that can't write itself, and
+   gone once the queue is empty). The connection's task writes HELLO itself, before it reads.
 3. Bounded by construction: the bytes queued for the socket (`buffered_bytes`: queued in the
    protocol plus taken by the writer and not yet handed to the ASGI server) stay under
    `SEND_HIGH_WATER` plus one frame. A producer over the mark waits (`room`) whatever its credit,
    before it queues; so does the receive loop, which then stops reading the client, as TCP would.
    A connection whose writer cannot finish (a client that stopped reading) is abandoned after a
-   bounded wait when it is closed.
+   bounded wait when it is closed: its task is cancelled, and its calls with it.
 4. Refusals follow docs/protocol.md: a bad subprotocol is refused before accept (HTTP 403); a refused
    Origin is accepted and at once closed with 4403 and the reason, which a browser shows and an
    HTTP status it never sees would not; a hook's `Error` accepts and at once closes with 4000 +
    an HTTP-like status.
+5. What an idle connection holds is its own task, waiting in `receive`, and a few small objects:
+   plain asyncio (no task group or cancel scope), and the events producers and closers wait on
+   are made when one waits.
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ from ._protocol import (
 from ._telemetry import tracing_configured
 
 if TYPE_CHECKING:
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
 
     from ._app import Route, Swill
+    from ._hooks import ConnectionHooks
 
 __all__ = ["CLOSE_CODES", "SEND_HIGH_WATER", "ConnectionHandler"]
 
@@ -81,6 +88,32 @@ def close_reason(text: str) -> str:
 class ConnectionHandler:
     """Serves one WebSocket connection."""
 
+    __slots__ = (
+        "_abandoned",
+        "_close_with",
+        "_closed",
+        "_closing",
+        "_idle",
+        "_receive",
+        "_room",
+        "_send",
+        "_task",
+                "_unsent",
+        "_writer",
+        "_writing",
+        "app",
+        "authenticator",
+        "calls",
+        "connection",
+        "frames",
+        "high_water",
+        "loop",
+        "observer",
+        "protocol",
+        "scope",
+        "traced",
+    )
+
     def __init__(self, app: Swill, scope: Scope, receive: Receive, send: Send) -> None:
         self.app = app
         self.scope = scope
@@ -92,94 +125,141 @@ class ConnectionHandler:
         self.frames = self.protocol  # what calls see of it (CallLink.frames)
         self.authenticator = Authenticator(self, chain, app.auth_timeout) if chain else None
         self.calls: dict[int, ServerCall] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._closed = False
-        self._task_group: anyio.abc.TaskGroup | None = None
         self.loop = asyncio.get_running_loop()  # Swill serves on asyncio (uvloop included)
-        # The writer task sleeps on `_wake`; producers over `SEND_HIGH_WATER` wait on `_room`,
-        # which the writer sets as it hands messages to the ASGI server.
-        self._wake = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
-        self._writing = False
-        self._unsent = 0  # bytes the writer took from the protocol and has not sent yet
         self.high_water = SEND_HIGH_WATER
-        self._close_with: tuple[int, str] | None = None
-        self._written = asyncio.Event()
-        self._scope: anyio.CancelScope | None = None
         self.traced = tracing_configured()
         self.observer = app.observer
+        self._closed = False
+        self._close_with: tuple[int, str] | None = None
+        # Who writes (rule 2): the writer task while it lives, or a call in `write_now`.
+        self._writer: asyncio.Task[None] | None = None
+        self._writing = False
+        self._unsent = 0  # bytes the writer took from the protocol and has not sent yet
+        # What waits, made by the first to wait: producers over `SEND_HIGH_WATER` (`_room`), the
+        # end of the last call (`_idle`), the close frame's write (`_closing`).
+        self._room: asyncio.Event | None = None
+        self._idle: asyncio.Event | None = None
+        self._closing: asyncio.Event | None = None
+        self._task: asyncio.Task[Any] | None = None  # the connection's own task, while it serves
+        self._abandoned = False
 
     async def run(self) -> None:
+        """Serve the connection, from the handshake to the end of its last call."""
+        app = self.app
+        connection = self.connection
+        app._handlers_by_connection[connection] = self
+        try:
+            if not await self._handshake():
+                return
+            hooks = app.connection_hooks
+            try:
+                if await self._accept(hooks):
+                    app.connections.add(connection)
+                    self.protocol.send_hello()
+                    await self.write_now()  # HELLO, the first frame, from this task: nothing else writes yet
+                    self._log("open")
+                    await self._serve()
+            finally:
+                app.connections.discard(connection)
+                self._log("close")
+                if self.protocol.violations:
+                    self._log_violations()
+                if hooks.after_connection:
+                    with anyio.CancelScope(shield=True):  # cleanup, even in an anyio host's cancelled scope
+                        await run_each("after_connection", hooks.after_connection, connection)
+        finally:
+            app._handlers_by_connection.pop(connection, None)
+
+    async def _handshake(self) -> bool:
+        """Take the handshake; refuse it (and return `False`) as docs/protocol.md says (rule 4)."""
         message = await self._receive()
         if message["type"] != "websocket.connect":
-            return
+            return False
         if self.app.draining:  # the server is going away: the client reconnects elsewhere
-            accept = {"type": "websocket.accept"}
-            if SUBPROTOCOL in self.connection.subprotocols:
-                accept["subprotocol"] = SUBPROTOCOL
-            await self._send(accept)
+            await self._send(self._accept_message())
             await self._send({"type": "websocket.close", "code": 1012, "reason": "server shutting down"})
-            return
+            return False
         refusal = self.app._check_handshake(self.connection)
         if refusal is not None:
             logger.info("refused connection from %s: %s", _peer(self.connection), refusal)
             await self._send({"type": "websocket.close", "code": 1008, "reason": refusal})
-            return
+            return False
         refusal = self.app._check_origin(self.connection)
         if refusal is not None:
             logger.info("refused connection from %s: %s", _peer(self.connection), refusal)
             await self._send(self._accept_message())
             await self._send({"type": "websocket.close", "code": 4403, "reason": close_reason(refusal)})
-            return
-        hooks = self.app.connection_hooks
-        try:
+            return False
+        return True
+
+    async def _accept(self, hooks: ConnectionHooks) -> bool:
+        """Run the before_connection and before_accept chains and accept; close at once (and
+        return `False`) when one refused."""
+        error = None
+        if hooks.before_connection or hooks.before_accept:
             error = await self._run_connection_hooks(hooks.before_connection, hooks.before_accept)
-            await self._send(self._accept_message())
-            if error is not None:
-                await self._send(
-                    {
-                        "type": "websocket.close",
-                        "code": CLOSE_CODES.get(error.code, 4400),
-                        "reason": close_reason(error.message),
-                    }
-                )
-                return
-            self.app.connections.add(self.connection)
-            self.protocol.send_hello()
-            self._wake.set()
-            self._log("open")
-            self.loop = asyncio.get_running_loop()
-            with anyio.CancelScope() as self._scope:
-                await self._serve()
-            if self._scope.cancelled_caught:  # abandoned: let the calls see they are cancelled
-                with anyio.move_on_after(CLOSE_LINGER, shield=True):
-                    await self._idle.wait()
-        finally:
-            self.app.connections.discard(self.connection)
-            self._log("close")
-            if self.protocol.violations:
-                self._log_violations()
-            with anyio.CancelScope(shield=True):
-                await self._after_connection()
+        await self._send(self._accept_message())
+        if error is None:
+            return True
+        code = CLOSE_CODES.get(error.code, 4400)
+        await self._send({"type": "websocket.close", "code": code, "reason": close_reason(error.message)})
+        return False
 
     async def _serve(self) -> None:
-        async with anyio.create_task_group() as task_group:
-            self._task_group = task_group
-            task_group.start_soon(self._writer)
-            if self.authenticator is not None:
-                task_group.start_soon(self.authenticator.run)
+        """Serve until the client goes and every call has ended; `_abandon` cuts it short by
+        cancelling this task."""
+        task = self._task = asyncio.current_task()
+        assert task is not None
+        authenticator = self.authenticator
+        if authenticator is not None:
+            authenticator.start()
+        try:
             try:
                 await self._receive_loop()
-            finally:  # also when the server cancels the connection's task
-                if self.authenticator is not None:
-                    self.authenticator.stop()
+            finally:  # also when this task is cancelled
+                if authenticator is not None:
+                    authenticator.stop()
                 for call in list(self.calls.values()):
                     call.cancel()
-            await self._idle.wait()
-            self._closed = True
-            self._wake.set()
+            await self._wait_idle()
+            self._set_closed()
+            if self._writer is not None:
+                await self._writer  # it ends at once: the connection is closed
+        except asyncio.CancelledError:
+            if not self._abandoned or task.cancelling() > 1:
+                raise  # not ours: the server is going away
+            task.uncancel()
+            await self._wait_idle(CLOSE_LINGER)  # the calls were cancelled: let them see it
+        finally:
+            self._task = None
+            await self._stop_tasks()
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the writer and the authenticator's task, if any, and wait for them: the
+        connection leaves no task of its own behind."""
+        tasks = [] if self._writer is None else [self._writer]
+        if self.authenticator is not None and self.authenticator.task is not None:
+            tasks.append(self.authenticator.task)
+        if tasks:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+
+    async def _wait_idle(self, at_most: float | None = None) -> None:
+        """Wait until every call has ended (`call_done`), or for `at_most` seconds."""
+        if not self.calls:
+            return
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        idle = self._idle
+        if at_most is None:
+            await idle.wait()
+            return
+        try:
+            async with asyncio.timeout(at_most):
+                await idle.wait()
+        except TimeoutError:
+            pass
 
     def _accept_message(self) -> dict[str, Any]:
         accept: dict[str, Any] = {"type": "websocket.accept"}
@@ -226,35 +306,35 @@ class ConnectionHandler:
             return Error(Code.INTERNAL, "internal error")
         return None
 
-    async def _after_connection(self) -> None:
-        chain = self.app.connection_hooks.after_connection
-        if chain:
-            await run_each("after_connection", chain, self.connection)
-
     async def _receive_loop(self) -> None:
         receive = self._receive
         protocol = self.protocol
-        dispatch = self._dispatch
-        debug = protocol_logger.isEnabledFor(logging.DEBUG)
-        while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "websocket.receive":
-                data = message.get("bytes")
-                seen = protocol.violation_count
-                if data is not None:
-                    protocol.receive_data(data)
-                else:
-                    protocol.receive_text(message.get("text") or "")
-                if debug and protocol.violation_count != seen:
-                    self._debug_violation()
-                for event in protocol.events_received():
-                    dispatch(event)
-                if protocol.has_data_to_send():
-                    await self.flush()
-            elif kind == "websocket.disconnect":
-                self._closed = True
-                return
+        # `_take` holds each message and its events: this frame, which waits for the next
+        # message for as long as the connection is idle, holds none of them.
+        while self._take(await receive()):
+            if protocol.has_data_to_send():
+                await self.flush()
+
+    def _take(self, message: Message) -> bool:
+        """Feed one ASGI message to the protocol and dispatch its events; `False` at the end."""
+        kind = message["type"]
+        if kind == "websocket.receive":
+            protocol = self.protocol
+            data = message.get("bytes")
+            seen = protocol.violation_count
+            if data is not None:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_text(message.get("text") or "")
+            if protocol.violation_count != seen and protocol_logger.isEnabledFor(logging.DEBUG):
+                self._debug_violation()
+            dispatch = self._dispatch
+            for event in protocol.events_received():
+                dispatch(event)
+        elif kind == "websocket.disconnect":
+            self._set_closed()
+            return False
+        return True
 
     def _debug_violation(self) -> None:
         assert self.protocol.last_violation is not None
@@ -297,12 +377,10 @@ class ConnectionHandler:
         route: Route = event.info  # type: ignore[assignment]  # the core's registry is `app.rpcs`
         call = ServerCall(self, route, event)
         self.calls[event.id] = call
-        if self._idle.is_set():
-            self._idle = asyncio.Event()
         # A plain asyncio task: a fifth of what a task group's start_soon costs. The connection
-        # still waits for every call (`_idle`) before it ends, and holds the task through the call
-        # until then. Where asyncio can (3.12+), the task starts eagerly: a call that does not wait
-        # (most unary calls) runs to its end right here, without a trip through the event loop.
+        # still waits for every call (`_wait_idle`) before it ends, and holds the task through the
+        # call until then. Where asyncio can (3.12+), the task starts eagerly: a call that does not
+        # wait (most unary calls) runs to its end right here, without a trip through the event loop.
         coroutine = call.run_traced() if self.traced else call.run()
         if _eager_task is None:
             call.task = self.loop.create_task(coroutine)
@@ -315,8 +393,9 @@ class ConnectionHandler:
         """The one place a call ends, however it ended (its start is `_open`)."""
         self.calls.pop(call.id, None)
         self.protocol.forget(call.id)
-        if not self.calls:
-            self._idle.set()
+        if not self.calls and self._idle is not None:
+            self._idle.set()  # the connection waits for its last call
+            self._idle = None
 
     @property
     def client_window(self) -> int:
@@ -329,6 +408,8 @@ class ConnectionHandler:
     def find_exception_handler(self, exc: BaseException) -> Callable[..., Any] | None:
         return self.app.find_exception_handler(exc)
 
+    # The writer (rule 2) and the bound (rule 3).
+
     @property
     def buffered_bytes(self) -> int:
         """Bytes queued for the socket: in the protocol, or taken by the writer and not yet sent."""
@@ -338,81 +419,97 @@ class ConnectionHandler:
         """Have the writer send what the protocol has queued; wait while over the high-water mark."""
         if self._closed or not self.protocol.has_data_to_send():
             return
-        self._wake.set()
+        if self._writer is None and not self._writing:
+            self._writer = self.loop.create_task(self._write_queued())
         if self.buffered_bytes > self.high_water:
             await self.room()
 
     def wake_writer(self) -> None:
         """Have the writer send what is queued (a producer checks the mark before it queues)."""
-        if not self._closed:
-            self._wake.set()
+        if self._writer is None and not self._writing and not self._closed:
+            self._writer = self.loop.create_task(self._write_queued())
 
     async def room(self) -> None:
         """Wait until the connection is under its high-water mark (or closed)."""
         while not self._closed and self.buffered_bytes > self.high_water:
-            self._wake.set()
-            if self._room.is_set():
-                self._room = asyncio.Event()
-            await self._room.wait()
+            self.wake_writer()
+            room = self._room
+            if room is None:
+                room = self._room = asyncio.Event()
+            await room.wait()
+
+    def _wake_producers(self) -> None:
+        room = self._room
+        if room is not None:
+            self._room = None
+            room.set()
 
     async def write_now(self) -> None:
-        """Write what is queued from the calling task if the writer is idle, else leave it to the
-        writer. Only for tasks that nothing cancels while they write."""
-        if self._closed or not self.protocol.has_data_to_send():
+        """Write what is queued from the calling task if no one writes, else leave it to the one
+        who does. Only for tasks that nothing cancels while they write."""
+        protocol = self.protocol
+        if self._closed or not protocol.has_data_to_send():
             return
-        if self._writing or self._wake.is_set():
-            self._wake.set()
-            return
+        if self._writing or self._writer is not None:
+            return  # whoever writes goes on until the queue is empty: this goes out too
         self._writing = True
         try:
-            await self._send_all(self.protocol.data_to_send())
+            await self._send_all(protocol.data_to_send())
         except Exception:  # the socket is gone; the receive loop sees the disconnect
-            self._closed = True
+            self._set_closed()
         finally:
             self._writing = False
             self._unsent = 0
-            self._room.set()
-            if self.protocol.has_data_to_send() or self._closed or self._close_with is not None:
-                self._wake.set()
+            if self._room is not None:
+                self._wake_producers()
+            if (self._close_with is not None or protocol.has_data_to_send()) and not self._closed:
+                self._writer = self.loop.create_task(self._write_queued())
 
     async def _send_all(self, out: list[bytes]) -> None:
         send = self._send
-        self._unsent = sum(map(len, out)) if len(out) > 1 else len(out[0])
+        if len(out) == 1:
+            message = out[0]
+            self._unsent = len(message)
+            await send({"type": "websocket.send", "bytes": message})
+            self._unsent = 0
+            return
+        self._unsent = sum(map(len, out))
         for message in out:
             await send({"type": "websocket.send", "bytes": message})
             self._unsent -= len(message)
-            if not self._room.is_set() and self.buffered_bytes <= self.high_water:
-                self._room.set()
+            if self._room is not None and self.buffered_bytes <= self.high_water:
+                self._wake_producers()
 
-    async def _writer(self) -> None:
-        """Write frames in the order the protocol queued them: one writer at a time (this task,
-        or a call in `write_now`), so frames never interleave."""
+    async def _write_queued(self) -> None:
+        """The writer task: write frames in the order the protocol queued them until none is left
+        (then the close frame, when the connection closes), and end."""
         protocol = self.protocol
         try:
-            while True:
-                await self._wake.wait()
-                self._wake = asyncio.Event()
-                if self._writing:
-                    continue  # write_now() is sending; it wakes this task again when it is done
+            while not self._closed:
                 out = protocol.data_to_send()
                 if out:
-                    self._writing = True
                     await self._send_all(out)
-                    self._writing = False
-                if self._close_with is not None:
+                elif self._close_with is not None:
                     code, reason = self._close_with
                     await self._send({"type": "websocket.close", "code": code, "reason": close_reason(reason)})
-                    return
-                if self._closed:
-                    return
+                    self._set_closed()
+                else:
+                    break
         except Exception:  # the socket is gone; the receive loop sees the disconnect
-            pass
+            self._set_closed()
         finally:
-            self._closed = True
-            self._writing = False
+            self._writer = None
             self._unsent = 0
-            self._room.set()
-            self._written.set()
+            if self._room is not None:
+                self._wake_producers()
+
+    def _set_closed(self) -> None:
+        """Nothing more is written: the socket is gone, closed or given up on."""
+        self._closed = True
+        if self._room is not None:
+            self._wake_producers()
+        if self._closing is not None:
+            self._closing.set()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the WebSocket after the frames already queued; open calls are cancelled.
@@ -422,19 +519,21 @@ class ConnectionHandler:
         """
         if self._close_with is None and not self._closed:
             self._close_with = (code, reason)
-            self._wake.set()
-            with anyio.move_on_after(CLOSE_LINGER):
-                await self._written.wait()
-            if not self._written.is_set():
+            closing = self._closing = asyncio.Event()
+            self.wake_writer()
+            try:
+                async with asyncio.timeout(CLOSE_LINGER):
+                    await closing.wait()
+            except TimeoutError:
                 self._abandon()
         for call in list(self.calls.values()):
             call.cancel()
 
     def _abandon(self) -> None:
-        self._closed = True
-        self._room.set()
-        if self._scope is not None:
-            self._scope.cancel()
+        self._set_closed()
+        if self._task is not None and not self._abandoned:
+            self._abandoned = True
+            self._task.cancel()
 
     async def drain(self, grace: float) -> None:
         """Send GOAWAY, let open calls run for `grace` seconds, end the rest with UNAVAILABLE, close."""
@@ -442,12 +541,10 @@ class ConnectionHandler:
             return
         self.protocol.send_goaway("server shutting down")
         self.wake_writer()  # not `flush`: a writer stuck on a client that stopped reading can't delay the drain
-        with anyio.move_on_after(grace):
-            await self._idle.wait()
+        await self._wait_idle(grace)
         for call in list(self.calls.values()):
             call.abort(Error(Code.UNAVAILABLE, "the server shut down before the call ended"))
-        with anyio.move_on_after(CLOSE_LINGER):
-            await self._idle.wait()
+        await self._wait_idle(CLOSE_LINGER)
         await self.close(1001, "server shutting down")
 
 

@@ -2,22 +2,22 @@
 
 Rules:
 
-1. One task per connection checks AUTH frames, one at a time, in order. While it checks one,
-   only the latest AUTH to arrive waits (bounded: a client that floods AUTH frames has all but
-   its last one skipped).
+1. AUTH frames are checked one at a time, in order, by a task that lives while there is one to
+   check. While it checks one, only the latest AUTH to arrive waits (bounded: a client that floods
+   AUTH frames has all but its last one skipped).
 2. Until an AUTH passes, the protocol core holds the connection's call frames. The first must
-   pass within `auth_timeout` seconds of the connection's start.
+   pass within `auth_timeout` seconds of the connection's start: a timer, not a task, waits for it.
 3. Credentials that fail (a function of the chain raises) close the connection with 4401 and the
    error's message; an exception that is not a `swill.Error` is logged and closes it with
-   "internal error". Credentials that pass become `connection.credentials`.
+   "internal error". Credentials that pass become `connection.credentials`. After a refusal, the
+   timeout or the connection's end, no AUTH is checked any more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Final
-
-import anyio
 
 from ._errors import Error
 from ._hooks import Hook, run_hooks
@@ -41,52 +41,86 @@ class Authenticator:
         timeout: Seconds allowed for the first AUTH that passes.
     """
 
+    __slots__ = ("_chain", "_done", "_expired", "_handler", "_latest", "_timeout", "_timer", "task")
+
     def __init__(self, handler: ConnectionHandler, chain: tuple[Hook, ...], timeout: float) -> None:
         self._handler = handler
         self._chain = chain
         self._timeout = timeout
         self._latest: Any = _NONE
-        self._arrived = anyio.Event()
-        self._scope = anyio.CancelScope()
+        self.task: asyncio.Task[None] | None = None
+        """The task checking AUTH frames, while there is one to check."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._done = False  # refused, timed out or stopped: no more checks
+        self._expired = False
+
+    def start(self) -> None:
+        """The connection started: the first AUTH must pass within the timeout from now."""
+        self._timer = self._handler.loop.call_later(self._timeout, self._time_out)
 
     def received(self, credentials: Any) -> None:
         """An AUTH arrived: check it next (replacing one that still waits)."""
+        if self._done:
+            return
         self._latest = credentials
-        self._arrived.set()
+        if self.task is None:
+            self.task = self._handler.loop.create_task(self._run())
 
     def stop(self) -> None:
-        self._scope.cancel()
+        """The connection ends: check nothing more."""
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.task is not None:
+            self.task.cancel()
 
-    async def run(self) -> None:
-        """Check AUTH frames until the connection ends (or one fails: then it is closed)."""
-        with self._scope:
-            with anyio.move_on_after(self._timeout) as first:
-                if not await self._check(await self._next()):
+    def _time_out(self) -> None:
+        self._timer = None
+        if self._done or self._handler.protocol.authenticated:
+            return
+        self._done = self._expired = True
+        if self.task is not None:
+            self.task.cancel()  # too late for the check that runs: its task closes the connection
+        else:
+            self.task = self._handler.loop.create_task(self._close_expired())
+
+    async def _run(self) -> None:
+        """Check the AUTH frames that wait, then end."""
+        try:
+            while not self._done and self._latest is not _NONE:
+                credentials, self._latest = self._latest, _NONE
+                if not await self._check(credentials):
                     return
-            if first.cancelled_caught:
-                await self._handler.close(4401, f"no valid credentials within {self._timeout:g} s")
-                return
-            while await self._check(await self._next()):
-                pass
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            assert task is not None
+            if not self._expired or task.cancelling() > 1:
+                raise  # stopped (the connection ends), not timed out
+            task.uncancel()
+            await self._close_expired()
+        finally:
+            self.task = None
 
-    async def _next(self) -> Any:
-        while self._latest is _NONE:
-            await self._arrived.wait()
-            self._arrived = anyio.Event()
-        credentials, self._latest = self._latest, _NONE
-        return credentials
+    async def _close_expired(self) -> None:
+        await self._handler.close(4401, f"no valid credentials within {self._timeout:g} s")
 
     async def _check(self, credentials: Any) -> bool:
         handler = self._handler
         try:
             await run_hooks(self._chain, handler.connection, credentials)
         except Error as error:
+            self._done = True
             await handler.close(4401, error.message or "credentials refused")
             return False
         except Exception:
             logger.exception("authenticate hook failed")
+            self._done = True
             await handler.close(4401, "internal error")
             return False
         handler.connection.credentials = credentials
         await handler.auth_passed()
+        if self._timer is not None:  # the first AUTH passed in time
+            self._timer.cancel()
+            self._timer = None
         return True

@@ -31,39 +31,53 @@ class Connection:
             "Credentials"); `None` before, or when the app checks none.
     """
 
-    __slots__ = ("_handler", "_http", "credentials", "id", "scope", "state")
+    __slots__ = ("_handler", "_http", "_state", "credentials", "id", "scope")
 
     def __init__(self, scope: Scope, handler: ConnectionHandler) -> None:
         self.id = f"{_prefix}-{next(_ids)}"
         self.scope = scope
-        self.state = State()
         self.credentials: Any = None
-        self._http = HTTPConnection(scope)
         self._handler = handler
+        # Made when first read: most connections never read some of them.
+        self._state: State | None = None
+        self._http: HTTPConnection | None = None
+
+    @property
+    def state(self) -> State:
+        """A namespace for the application, e.g. the authenticated user."""
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    @property
+    def _request(self) -> HTTPConnection:
+        if self._http is None:
+            self._http = HTTPConnection(self.scope)
+        return self._http
 
     @property
     def headers(self) -> Headers:
         """The handshake's HTTP headers."""
-        return self._http.headers
+        return self._request.headers
 
     @property
     def cookies(self) -> dict[str, str]:
         """The handshake's cookies."""
-        return self._http.cookies
+        return self._request.cookies
 
     @property
     def query_params(self) -> QueryParams:
         """The query string of the WebSocket URL."""
-        return self._http.query_params
+        return self._request.query_params
 
     @property
     def url(self) -> URL:
-        return self._http.url
+        return self._request.url
 
     @property
     def client(self) -> Address | None:
         """The peer's host and port, when the server knows them."""
-        return self._http.client
+        return self._request.client
 
     @property
     def subprotocols(self) -> list[str]:

@@ -261,15 +261,22 @@ def payload(value: Any) -> msgspec.Raw:
 
 
 class FrameDecoder:
-    """Decodes the frames one side receives.
+    """Decodes the frames one side receives. Cheap to make: the msgspec decoder for a set of
+    frames is built once per process and shared (it keeps no state between messages).
 
     Args:
         frames: The frame classes this side accepts; a known type outside them is an error.
     """
 
+    __slots__ = ("_accepted", "_decoder")
+
     def __init__(self, frames: tuple[type[_Frame], ...]) -> None:
-        self._decoder = msgspec.msgpack.Decoder(frames[0] if len(frames) == 1 else _union(frames))
-        self._accepted = frozenset(int(f.__struct_config__.tag) for f in frames)  # type: ignore[arg-type]
+        built = _built.get(frames)
+        if built is None:
+            decoder = msgspec.msgpack.Decoder(frames[0] if len(frames) == 1 else _union(frames))
+            accepted = frozenset(int(f.__struct_config__.tag) for f in frames)  # type: ignore[arg-type]
+            built = _built[frames] = (decoder, accepted)
+        self._decoder, self._accepted = built
 
     def decode(self, message: bytes) -> Frame | None:
         """Decode one message into a frame; `None` for an extension frame this side ignores.
@@ -294,6 +301,11 @@ class FrameDecoder:
         if type_ not in self._accepted:
             return f"unexpected frame type {name}"
         return f"malformed {name} frame: {problem}"
+
+
+_built: Final[dict[tuple[type[_Frame], ...], tuple[msgspec.msgpack.Decoder[Any], frozenset[int]]]] = {}
+"""`FrameDecoder`'s decoders by the frames they accept: one entry per set of frames this code
+names (`CLIENT_FRAMES`, `SERVER_FRAMES`, a test's), so it stays a few entries long."""
 
 
 def _union(frames: tuple[type[_Frame], ...]) -> Any:

@@ -21,6 +21,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -312,7 +313,7 @@ class ServerProtocol(_Base):
         self.settings = settings or Settings()
         self.last_id = 0
         self.accepting = True
-        self._decoder = FrameDecoder(CLIENT_FRAMES)
+        self._decoder = _CLIENT_FRAME_DECODER
         # Calls whose end the application still has to send; their frames are ignored.
         self._failing: set[int] = set()
         self.check_auth = check_auth
@@ -532,7 +533,7 @@ class ServerProtocol(_Base):
 
     def send_hello(self) -> None:
         """Send HELLO: the first frame of every connection."""
-        self._queue(encode(HelloFrame(0, self.settings.to_wire())))
+        self._queue(_hello(self.settings))
 
     def send_goaway(self, reason: str | None = None) -> None:
         """Send GOAWAY; from now on every REQUEST is refused with `UNAVAILABLE`."""
@@ -627,6 +628,15 @@ class ServerProtocol(_Base):
 
 
 _NO_OPTIONS: Final = Options()
+_CLIENT_FRAME_DECODER: Final = FrameDecoder(CLIENT_FRAMES)
+"""What every server connection decodes with: it keeps no state between messages."""
+
+
+@functools.lru_cache(maxsize=16)
+def _hello(settings: Settings) -> bytes:
+    """HELLO with `settings`, encoded once for every connection that announces them."""
+    return encode(HelloFrame(0, settings.to_wire()))
+
 
 _RECEIVE_CALL_FRAME: Final[dict[type[Any], Callable[[ServerProtocol, Any], None]]] = {
     DataFrame: ServerProtocol._receive_data,

@@ -1,0 +1,213 @@
+"""One connection's I/O (swill/_asgi.py), driven in process through the ASGI interface: what it
+writes first, which tasks it holds while idle and leaves behind, its bound on buffered bytes, and
+how it gives up on a client that stopped reading."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, MutableMapping
+from typing import Any
+
+import anyio
+import pytest
+
+import swill
+from swill._asgi import SEND_HIGH_WATER
+from tests.conftest import decode, encode
+
+ROW = b"x" * 1024
+
+app = swill.Swill(__name__)
+ended: list[str] = []
+
+
+@app.handle()
+async def add(request: swill.Request[tuple[int, int]]) -> int:
+    return request.data[0] + request.data[1]
+
+
+@app.handle()
+async def rows(request: swill.Request[int]) -> AsyncIterator[bytes]:
+    for _ in range(request.data):  # never awaits: the connection's bound stops it
+        yield ROW
+
+
+@app.handle()
+async def sleepy(request: swill.Request[None]) -> None:
+    await asyncio.Event().wait()
+
+
+@app.after_connection
+def remember(connection: swill.Connection) -> None:
+    ended.append(connection.id)
+
+
+authenticated = swill.Swill(__name__, auth_timeout=0.2)
+authenticated.handle(name="add")(add)
+
+
+@authenticated.authenticate
+async def check(connection: swill.Connection, credentials: Any) -> None:
+    if credentials == "slow":
+        await asyncio.Event().wait()  # still checking when auth_timeout passes
+    if credentials != "ok":
+        raise swill.Error(swill.Code.UNAUTHENTICATED, "no")
+
+
+SCOPE: dict[str, Any] = {
+    "type": "websocket",
+    "path": "/ws",
+    "raw_path": b"/ws",
+    "root_path": "",
+    "headers": [(b"host", b"testserver")],
+    "query_string": b"",
+    "subprotocols": ["swill.v1"],
+    "client": ("127.0.0.1", 1),
+    "server": ("127.0.0.1", 2),
+    "scheme": "ws",
+    "asgi": {"version": "3.0"},
+    "state": {},
+    "extensions": {},
+}
+
+
+class Peer:
+    """The ASGI server's side of one connection: what the app sends is kept in `sent`; with
+    `reading` cleared, a `websocket.send` waits, as on a client that stopped reading."""
+
+    def __init__(self, app: swill.Swill, *frames: Any) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.inbox.put_nowait({"type": "websocket.connect"})
+        for frame in frames:
+            self.send_frame(frame)
+        self.sent: list[MutableMapping[str, Any]] = []
+        self.arrived = asyncio.Event()
+        self.reading = asyncio.Event()
+        self.reading.set()
+        self.before = asyncio.all_tasks()  # the test's own and its runner's
+        self.task = asyncio.get_running_loop().create_task(app(dict(SCOPE), self.inbox.get, self._send))
+
+    def tasks(self) -> set[asyncio.Task[Any]]:
+        """The tasks that run now and did not before the connection."""
+        return asyncio.all_tasks() - self.before
+
+    def send_frame(self, frame: Any) -> None:
+        self.inbox.put_nowait({"type": "websocket.receive", "bytes": encode(frame)})
+
+    async def _send(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            await self.reading.wait()
+        self.sent.append(message)
+        self.arrived.set()
+
+    @property
+    def frames(self) -> list[Any]:
+        return [decode(m["bytes"]) for m in self.sent if m["type"] == "websocket.send"]
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        with anyio.fail_after(5):
+            while not predicate():
+                self.arrived.clear()
+                await self.arrived.wait()
+
+    async def disconnect(self) -> None:
+        self.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        with anyio.fail_after(5):
+            await self.task
+
+
+async def settle(predicate: Callable[[], bool]) -> bool:
+    """Let the loop run a bounded number of steps until `predicate()` holds."""
+    for _ in range(100):
+        if predicate():
+            return True
+        await asyncio.sleep(0)
+    return predicate()
+
+
+async def test_hello_is_the_first_frame_whatever_came_with_the_handshake() -> None:
+    peer = Peer(app, [9, 7], [0, 1, "add", None, None, [1, 2]], [0, 2, "nope"], [0, 3, "rows", None, None, 3])
+    await peer.wait_for(lambda: len(peer.frames) >= 7)
+    assert peer.sent[0]["type"] == "websocket.accept"
+    frames = peer.frames
+    assert frames[0][:2] == [8, 0]
+    assert [10, 7] in frames
+    assert [6, 1, 3, None, None] in frames
+    assert frames[-1] == [3, 3, None]
+    await peer.disconnect()
+
+
+async def test_an_idle_connection_holds_its_own_task_and_no_other() -> None:
+    peer = Peer(app, [0, 1, "add", None, None, [1, 2]], [0, 2, "rows", None, None, 200], [9, 1])
+    await peer.wait_for(lambda: [3, 2, None] in peer.frames and [10, 1] in peer.frames)
+    assert await settle(lambda: peer.tasks() == {peer.task})  # no writer waits for work, no call lingers
+    await peer.disconnect()
+    assert peer.tasks() == set()
+
+
+async def test_an_authenticated_idle_connection_holds_no_task_for_credentials() -> None:
+    peer = Peer(authenticated, [12, 0, "ok"], [0, 1, "add", None, None, [2, 2]])
+    await peer.wait_for(lambda: [6, 1, 4, None, None] in peer.frames)
+    assert await settle(lambda: peer.tasks() == {peer.task})
+    peer.send_frame([12, 0, "ok"])  # a later AUTH is checked by a task of its own, which ends
+    peer.send_frame([0, 2, "add", None, None, [3, 3]])
+    await peer.wait_for(lambda: [6, 2, 6, None, None] in peer.frames)
+    assert await settle(lambda: peer.tasks() == {peer.task})
+    await peer.disconnect()
+    assert peer.tasks() == set()
+
+
+async def test_a_check_still_running_at_auth_timeout_closes_with_4401() -> None:
+    peer = Peer(authenticated, [12, 0, "slow"], [0, 1, "add", None, None, [2, 2]])
+    await peer.wait_for(lambda: bool(peer.sent) and peer.sent[-1]["type"] == "websocket.close")
+    assert peer.sent[-1]["code"] == 4401
+    assert peer.sent[-1]["reason"] == "no valid credentials within 0.2 s"
+    assert all(frame[0] == 8 for frame in peer.frames)  # HELLO, and no response: the call waited
+    await peer.disconnect()
+    assert peer.tasks() == set()
+
+
+async def test_a_connection_that_goes_away_leaves_no_task_behind() -> None:
+    peer = Peer(app, [0, 1, "sleepy", None, None, None], [0, 2, "rows", None, None, 10_000_000])
+    await peer.wait_for(lambda: any(frame[0] == 1 for frame in peer.frames))
+    await peer.disconnect()  # both calls are still running
+    assert peer.tasks() == set()
+
+
+async def test_a_producer_waits_at_the_mark_until_the_client_reads_again() -> None:
+    ended.clear()
+    peer = Peer(app)
+    await peer.wait_for(lambda: bool(peer.frames))  # HELLO
+    peer.reading.clear()
+    peer.send_frame([0, 1, "rows", None, None, 1000])  # 1 MiB, without credit limits
+    [connection] = app.connections
+    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    for _ in range(50):  # the producer waits: nothing more is queued
+        await asyncio.sleep(0)
+        assert connection.buffered_bytes <= SEND_HIGH_WATER + 2 * len(ROW)
+    peer.reading.set()
+    await peer.wait_for(lambda: [3, 1, None] in peer.frames)
+    assert sum(1 for frame in peer.frames if frame[0] == 1) == 1000
+    await peer.disconnect()
+    assert ended == [connection.id]
+
+
+async def test_closing_a_connection_whose_client_stopped_reading_gives_up_on_it() -> None:
+    ended.clear()
+    peer = Peer(app)
+    await peer.wait_for(lambda: bool(peer.frames))
+    peer.reading.clear()
+    peer.send_frame([0, 1, "rows", None, None, 10_000_000])
+    [connection] = app.connections
+    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    with anyio.fail_after(5):
+        await connection.close(1001, "bye")  # the close frame can't go: given up after CLOSE_LINGER
+        await peer.task  # the connection ended without the client's disconnect, its call with it
+    assert ended == [connection.id]
+    assert not any(message["type"] == "websocket.close" for message in peer.sent)
+    assert peer.tasks() == set()
+
+
+@pytest.fixture(autouse=True)
+def no_tasks_left() -> None:
+    ended.clear()
