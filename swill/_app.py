@@ -22,7 +22,7 @@ from ._hooks import CONNECTION_HOOKS, ConnectionHooks, HookRegistry, RouteHooks
 from ._integers import safe_integer_rules
 from ._origins import local_origins_from_environment, origin_refusal
 from ._protocol import SUBPROTOCOL, Settings
-from ._registry import RESERVED_PREFIX, HandlerSpec, spec_from_function
+from ._registry import RESERVED_PREFIX, HandlerSpec, Invoke, spec_from_function
 from ._shutdown import drain_on_signals
 from ._validation import TypeCodec
 
@@ -52,9 +52,21 @@ class Route:
     """Raises `UnsafeInteger` for a message with an int typed as a number beyond ±(2^53 - 1)."""
     request_stream: bool = field(init=False)
     """The spec's, as a field: the core reads it for every REQUEST."""
+    routine: bool = field(init=False)
+    """No incoming hooks, and an async handler that takes one message and no `Response`: most
+    unary calls, which `ServerCall` serves in fewer steps."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "request_stream", self.spec.request_stream)
+        spec, hooks = self.spec, self.hooks
+        object.__setattr__(self, "request_stream", spec.request_stream)
+        incoming_hooks = (
+            hooks.before_request
+            or hooks.before_request_metadata
+            or hooks.before_request_data
+            or hooks.before_request_message
+        )
+        routine = spec.invoke is Invoke.ASYNC and not spec.takes_response and not spec.request_stream
+        object.__setattr__(self, "routine", routine and not incoming_hooks)
 
 
 class _Handlers(HookRegistry):
