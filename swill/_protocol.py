@@ -273,7 +273,10 @@ class _Base:
     def can_send_data(self, id: int) -> bool:
         """Whether a DATA frame for call `id` is within its credit now."""
         call = self.calls.get(id)
-        return call is not None and call.can_send_data()
+        if call is None:
+            return False
+        credit = call.send_credit  # CallState.can_send_data(), inline: once per streamed message
+        return credit is None or credit > 0
 
     def _call(self, id: int) -> CallState:
         call = self.calls.get(id)
