@@ -20,6 +20,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Final
 
+import msgspec
+
 from ._errors import Code, LocalProtocolError, RemoteProtocolError
 from ._frames import UNLIMITED, FrameType
 
@@ -73,34 +75,25 @@ RESPONSE_HALF: Final[dict[Half, dict[FrameType, Half]]] = {
 }
 
 
-class CallState:
-    """One call's two halves and its credit.
+class CallState(msgspec.Struct, gc=False):
+    """One call's two halves and its credit. A Struct, built in C: one is made per call.
 
     Args:
         id: The call id.
         role: Which side this state lives on.
-        request_stream: Whether the client may send DATA after REQUEST.
+        request: The request half's state: `Half.OPEN` when the client may send DATA after
+            REQUEST, else `Half.DONE`.
         send_credit: DATA frames this side may send before the peer grants more (`None`: no limit).
         receive_credit: DATA frames the peer may send before this side grants more (`None`: no limit).
+        response: The response half's state.
     """
 
-    __slots__ = ("id", "receive_credit", "request", "response", "role", "send_credit")
-
-    def __init__(
-        self,
-        id: int,
-        role: Role,
-        *,
-        request_stream: bool,
-        send_credit: int | None = None,
-        receive_credit: int | None = None,
-    ) -> None:
-        self.id = id
-        self.role = role
-        self.request = Half.OPEN if request_stream else Half.DONE
-        self.response = Half.IDLE
-        self.send_credit = send_credit
-        self.receive_credit = receive_credit
+    id: int
+    role: Role
+    request: Half
+    send_credit: int | None = None
+    receive_credit: int | None = None
+    response: Half = Half.IDLE
 
     @property
     def done(self) -> bool:

@@ -436,9 +436,9 @@ class ServerProtocol(_Base):
         call = CallState(
             id,
             Role.SERVER,
-            request_stream=stream,
-            send_credit=options.window,
-            receive_credit=self.settings.client_window if stream else None,
+            Half.OPEN if stream else Half.DONE,
+            options.window,
+            self.settings.client_window if stream else None,
         )
         has_data = frame.data is not NO_DATA and len(frame.data) > 0
         if has_data and stream:
@@ -695,7 +695,7 @@ class ClientProtocol(_Base):
         call = CallState(
             id,
             Role.CLIENT,
-            request_stream=True,
+            Half.OPEN,
             send_credit=self.settings.client_window - (1 if has_data else 0),
             receive_credit=window,
         )

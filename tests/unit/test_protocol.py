@@ -309,7 +309,7 @@ def test_server_window_limits_data_until_credit() -> None:
 
 
 def test_call_state_table() -> None:
-    call = CallState(1, Role.SERVER, request_stream=True)
+    call = CallState(1, Role.SERVER, Half.OPEN)
     call.receive(FrameType.DATA)
     call.receive(FrameType.END_OF_STREAM)
     assert call.request is Half.DONE
@@ -324,7 +324,7 @@ def test_call_state_table() -> None:
 
 
 def test_credit_grant_to_unlimited() -> None:
-    call = CallState(1, Role.CLIENT, request_stream=True, send_credit=1, receive_credit=1)
+    call = CallState(1, Role.CLIENT, Half.OPEN, send_credit=1, receive_credit=1)
     call.granted(UNLIMITED)
     call.grant(UNLIMITED)
     assert call.send_credit is None and call.receive_credit is None
