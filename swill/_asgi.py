@@ -448,13 +448,17 @@ class ConnectionHandler:
         """Write what is queued from the calling task if no one writes, else leave it to the one
         who does. Only for tasks that nothing cancels while they write."""
         protocol = self.protocol
-        if self._closed or not protocol.has_data_to_send():
-            return
-        if self._writing or self._writer is not None:
+        if self._writing or self._writer is not None or self._closed or not protocol.has_data_to_send():
             return  # whoever writes goes on until the queue is empty: this goes out too
         self._writing = True
+        out = protocol.data_to_send()
         try:
-            await self._send_all(protocol.data_to_send())
+            if len(out) == 1:  # a unary call's response: no loop, no coroutine of `_send_all`'s
+                message = out[0]
+                self._unsent = len(message)
+                await self._send({"type": "websocket.send", "bytes": message})
+            else:
+                await self._send_all(out)
         except Exception:  # the socket is gone; the receive loop sees the disconnect
             self._set_closed()
         finally:
