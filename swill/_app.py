@@ -496,6 +496,13 @@ class Swill(_Handlers):
     # Serving.
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.path and not scope.get("root_path"):
+            # Where Starlette's router would send it (the endpoint's route comes first), without
+            # its middleware and routing: they cost a connection more time and memory than Swill's
+            # own setup. Mounted (a `root_path`) or elsewhere, Starlette routes.
+            scope["app"] = self._asgi
+            await self._endpoint(scope, receive, send)
+            return
         await self._asgi(scope, receive, send)
 
     def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
@@ -514,10 +521,13 @@ class Swill(_Handlers):
     def _check_origin(self, connection: Connection) -> str | None:
         """Why a handshake's `Origin` is refused (accept, then close with 4403 and this reason), or
         `None` to go on."""
-        headers = connection.headers
-        return origin_refusal(
-            headers.get("origin"), headers.get("host"), self.allowed_origins, local=self.local_origins
-        )
+        origin = host = None
+        for name, value in connection.scope["headers"]:  # ASGI: lower-case names, latin-1 values
+            if name == b"origin" and origin is None:
+                origin = value.decode("latin-1")
+            elif name == b"host" and host is None:
+                host = value.decode("latin-1")
+        return origin_refusal(origin, host, self.allowed_origins, local=self.local_origins)
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[Any]:

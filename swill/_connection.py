@@ -29,6 +29,8 @@ class Connection:
         state: A namespace for the application, e.g. the authenticated user.
         credentials: The last credentials that passed `app.authenticate` (docs/protocol.md,
             "Credentials"); `None` before, or when the app checks none.
+
+    Two connections are equal only when they are the same object (the `id` of one is no other's).
     """
 
     __slots__ = ("_handler", "_http", "_state", "credentials", "id", "scope")
@@ -107,9 +109,3 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} client={self.client}>"
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Connection) and other.id == self.id

@@ -75,7 +75,7 @@ class Peer:
     """The ASGI server's side of one connection: what the app sends is kept in `sent`; with
     `reading` cleared, a `websocket.send` waits, as on a client that stopped reading."""
 
-    def __init__(self, app: swill.Swill, *frames: Any) -> None:
+    def __init__(self, app: swill.Swill, *frames: Any, **scope: Any) -> None:
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.inbox.put_nowait({"type": "websocket.connect"})
         for frame in frames:
@@ -85,7 +85,7 @@ class Peer:
         self.reading = asyncio.Event()
         self.reading.set()
         self.before = asyncio.all_tasks()  # the test's own and its runner's
-        self.task = asyncio.get_running_loop().create_task(app(dict(SCOPE), self.inbox.get, self._send))
+        self.task = asyncio.get_running_loop().create_task(app({**SCOPE, **scope}, self.inbox.get, self._send))
 
     def tasks(self) -> set[asyncio.Task[Any]]:
         """The tasks that run now and did not before the connection."""
@@ -135,6 +135,24 @@ async def test_hello_is_the_first_frame_whatever_came_with_the_handshake() -> No
     assert [6, 1, 3, None, None] in frames
     assert frames[-1] == [3, 3, None]
     await peer.disconnect()
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [{}, {"root_path": "/api", "path": "/api/ws"}, {"path": "/ws", "root_path": "", "headers": [(b"x", b"y")]}],
+    ids=["at-its-path", "under-a-root-path", "no-host"],
+)
+async def test_the_endpoint_is_reached_straight_or_through_starlettes_routing(scope: dict[str, Any]) -> None:
+    peer = Peer(app, [0, 1, "add", None, None, [1, 2]], **scope)
+    await peer.wait_for(lambda: [6, 1, 3, None, None] in peer.frames)
+    await peer.disconnect()
+
+
+async def test_other_websocket_paths_are_left_to_starlette() -> None:
+    peer = Peer(app, path="/elsewhere")
+    with anyio.fail_after(5):
+        await peer.task
+    assert peer.sent == [{"type": "websocket.close", "code": 1000, "reason": ""}]
 
 
 async def test_an_idle_connection_holds_its_own_task_and_no_other() -> None:
