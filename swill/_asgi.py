@@ -194,13 +194,16 @@ class ConnectionHandler:
 
     async def _accept(self, hooks: ConnectionHooks) -> bool:
         """Run the before_connection and before_accept chains and accept; close at once (and
-        return `False`) when one refused."""
+        return `False`) when one refused, or when a drain began meanwhile."""
         error = None
         if hooks.before_connection or hooks.before_accept:
             error = await self._run_connection_hooks(hooks.before_connection, hooks.before_accept)
         await self._send(self._accept_message())
-        if error is None:
+        if error is None and not self.app.draining:
             return True
+        if error is None:  # a drain began while the hooks ran: as for a connection after it
+            await self._send({"type": "websocket.close", "code": 1012, "reason": "server shutting down"})
+            return False
         code = CLOSE_CODES.get(error.code, 4400)
         await self._send({"type": "websocket.close", "code": code, "reason": close_reason(error.message)})
         return False
@@ -540,8 +543,9 @@ class ConnectionHandler:
             self._task.cancel()
 
     async def drain(self, grace: float) -> None:
-        """Send GOAWAY, let open calls run for `grace` seconds, end the rest with UNAVAILABLE, close."""
-        if self._closed:
+        """Send GOAWAY, let open calls run for `grace` seconds, end the rest with UNAVAILABLE, close.
+        A connection not accepted yet is left alone: it closes with 1012 once its hooks ran."""
+        if self._closed or self.connection not in self.app.connections:
             return
         self.protocol.send_goaway("server shutting down")
         self.wake_writer()  # not `flush`: a writer stuck on a client that stopped reading can't delay the drain

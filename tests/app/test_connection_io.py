@@ -229,3 +229,24 @@ async def test_closing_a_connection_whose_client_stopped_reading_gives_up_on_it(
 @pytest.fixture(autouse=True)
 def no_tasks_left() -> None:
     ended.clear()
+
+
+async def test_a_drain_that_begins_while_connection_hooks_run_closes_with_1012() -> None:
+    hooked = swill.Swill(__name__)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    @hooked.before_accept
+    async def slow(connection: swill.Connection) -> None:
+        entered.set()
+        await release.wait()
+
+    peer = Peer(hooked, [0, 1, "add", None, None, [1, 2]])
+    with anyio.fail_after(5):
+        await entered.wait()
+        await hooked.drain(grace=0)  # nothing to wait for: the connection is not accepted yet
+    release.set()
+    with anyio.fail_after(5):
+        await peer.task
+    assert [message["type"] for message in peer.sent] == ["websocket.accept", "websocket.close"]
+    assert peer.sent[-1]["code"] == 1012
+    assert peer.tasks() == set()
