@@ -13,7 +13,10 @@ Rules:
 3. Bounded by construction: the bytes queued for the socket (`buffered_bytes`: queued in the
    protocol plus taken by the writer and not yet handed to the ASGI server) stay under
    `SEND_HIGH_WATER` plus one frame. A producer over the mark waits (`room`) whatever its credit,
-   before it queues; so does the receive loop, which then stops reading the client, as TCP would.
+   before it queues. The receive loop, whose replies (PONG, refusals) are queued as it reads,
+   waits after queuing over the mark until the writer has brought the queue under it once
+   (`flush`): it stops reading a client that stops reading, as TCP would, yet a stream that
+   refills the queue as fast as the socket takes it can't keep the client's next message unread.
    A connection whose writer cannot finish (a client that stopped reading) is abandoned after a
    bounded wait when it is closed: its task is cancelled, and its calls with it.
 4. Refusals follow docs/protocol.md: a bad subprotocol is refused before accept (HTTP 403); a refused
@@ -419,13 +422,22 @@ class ConnectionHandler:
         return self.protocol.buffered_size() + self._unsent
 
     async def flush(self) -> None:
-        """Have the writer send what the protocol has queued; wait while over the high-water mark."""
+        """Have the writer send what the protocol has queued; over the high-water mark, wait
+        until the writer has brought it under (or the connection closed).
+
+        Once, not for as long as it is over: a stream that refills the queue as fast as the
+        socket takes it must not keep the receive loop from the client's next message (its
+        CLOSE, its disconnect). The bound holds all the same: whoever queues next waits first.
+        """
         if self._closed or not self.protocol.has_data_to_send():
             return
         if self._writer is None and not self._writing:
             self._writer = self.loop.create_task(self._write_queued())
         if self.buffered_bytes > self.high_water:
-            await self.room()
+            room = self._room
+            if room is None:
+                room = self._room = asyncio.Event()
+            await room.wait()
 
     def wake_writer(self) -> None:
         """Have the writer send what is queued (a producer checks the mark before it queues)."""

@@ -250,3 +250,20 @@ async def test_a_drain_that_begins_while_connection_hooks_run_closes_with_1012()
     assert [message["type"] for message in peer.sent] == ["websocket.accept", "websocket.close"]
     assert peer.sent[-1]["code"] == 1012
     assert peer.tasks() == set()
+
+
+async def test_a_stream_that_keeps_the_connection_at_its_mark_does_not_stop_the_client_being_heard() -> None:
+    peer = Peer(app)
+    await peer.wait_for(lambda: bool(peer.frames))
+    peer.reading.clear()
+    peer.send_frame([0, 1, "rows", None, None, 10_000_000])
+    [connection] = app.connections
+    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    # The receive loop waits for the writer: from the PING on, whose PONG it queued over the mark,
+    # or (Python 3.12+, where the call's task starts inside the loop's step) from the REQUEST on.
+    peer.send_frame([9, 5])
+    await settle(peer.inbox.empty)
+    peer.reading.set()  # from now on the stream refills the queue as fast as the writer empties it
+    await peer.wait_for(lambda: [10, 5] in peer.frames)
+    await peer.disconnect()  # read all the same: the handler is cancelled, the connection ends
+    assert peer.tasks() == set()
