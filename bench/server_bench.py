@@ -143,12 +143,12 @@ class Server:
         env = dict(os.environ)
         if pythonpath is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+        self.py_spy: subprocess.Popen[bytes] | None = None  # set before anything can call stop()
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         if cpu is not None:
             os.sched_setaffinity(self.process.pid, {cpu})
         self.port = self._read_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
-        self.py_spy: subprocess.Popen[bytes] | None = None
         if py_spy is not None:
             record = ["record", "--pid", str(self.process.pid), "--rate", "1000", "--format", "raw"]
             self.py_spy = subprocess.Popen(
