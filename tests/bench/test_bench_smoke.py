@@ -51,7 +51,7 @@ def _check_table(table: list[str]) -> None:
         assert re.fullmatch(f"-?{NUMBER}", cells[2]), row
         assert re.fullmatch(rf"-?{NUMBER}x|-", cells[3]), row
     targets = [line for line in table if "x |" in line and ("yes |" in line or "**no** |" in line)]
-    assert len(targets) == 5  # p50 latency, calls/s, stream messages/s, 200 connections, idle memory
+    assert len(targets) == 6  # p50 latency, calls/s, stream messages/s, echo MiB/s, 200 connections, idle memory
 
 
 def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint_per_load_generator() -> None:
