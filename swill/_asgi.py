@@ -430,6 +430,7 @@ class ConnectionHandler:
         CLOSE, its disconnect). The bound holds all the same: whoever queues next waits first.
         """
         if self._closed or not self.protocol.has_data_to_send():
+            self._drop_if_closed()
             return
         if self._writer is None and not self._writing:
             self._writer = self.loop.create_task(self._write_queued())
@@ -441,8 +442,11 @@ class ConnectionHandler:
 
     def wake_writer(self) -> None:
         """Have the writer send what is queued (a producer checks the mark before it queues)."""
-        if self._writer is None and not self._writing and not self._closed:
-            self._writer = self.loop.create_task(self._write_queued())
+        if self._writer is None and not self._writing:
+            if self._closed:
+                self._drop_if_closed()
+            else:
+                self._writer = self.loop.create_task(self._write_queued())
 
     async def room(self) -> None:
         """Wait until the connection is under its high-water mark (or closed)."""
@@ -464,6 +468,7 @@ class ConnectionHandler:
         who does. Only for tasks that nothing cancels while they write."""
         protocol = self.protocol
         if self._writing or self._writer is not None or self._closed or not protocol.has_data_to_send():
+            self._drop_if_closed()
             return  # whoever writes goes on until the queue is empty: this goes out too
         self._writing = True
         out = protocol.data_to_send()
@@ -525,10 +530,17 @@ class ConnectionHandler:
     def _set_closed(self) -> None:
         """Nothing more is written: the socket is gone, closed or given up on."""
         self._closed = True
+        self._drop_if_closed()
         if self._room is not None:
             self._wake_producers()
         if self._closing is not None:
             self._closing.set()
+
+    def _drop_if_closed(self) -> None:
+        """Once nothing more is written, what calls still queue until they are cancelled (a stream
+        that never awaits, until the receive loop reads the disconnect) is dropped, not kept."""
+        if self._closed and self.protocol.has_data_to_send():
+            self.protocol.data_to_send()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the WebSocket after the frames already queued; open calls are cancelled.

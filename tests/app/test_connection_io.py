@@ -84,6 +84,8 @@ class Peer:
         self.arrived = asyncio.Event()
         self.reading = asyncio.Event()
         self.reading.set()
+        self.gone = False
+        self.refused = 0
         self.before = asyncio.all_tasks()  # the test's own and its runner's
         self.task = asyncio.get_running_loop().create_task(app({**SCOPE, **scope}, self.inbox.get, self._send))
 
@@ -97,6 +99,9 @@ class Peer:
     async def _send(self, message: MutableMapping[str, Any]) -> None:
         if message["type"] == "websocket.send":
             await self.reading.wait()
+            if self.gone:
+                self.refused += 1
+                raise OSError("the socket is gone")  # as an ASGI server's send does then
         self.sent.append(message)
         self.arrived.set()
 
@@ -266,4 +271,22 @@ async def test_a_stream_that_keeps_the_connection_at_its_mark_does_not_stop_the_
     peer.reading.set()  # from now on the stream refills the queue as fast as the writer empties it
     await peer.wait_for(lambda: [10, 5] in peer.frames)
     await peer.disconnect()  # read all the same: the handler is cancelled, the connection ends
+    assert peer.tasks() == set()
+
+
+@pytest.mark.parametrize("rpc", ["add", "rows"])
+async def test_a_socket_that_fails_as_frames_are_written_ends_the_connection_quietly(rpc: str) -> None:
+    ended.clear()
+    peer = Peer(app)
+    await peer.wait_for(lambda: bool(peer.frames))
+    peer.gone = True
+    # `add`'s response is written by its call (write_now), `rows`' frames by the writer task.
+    peer.send_frame([0, 1, rpc, None, None, [1, 2] if rpc == "add" else 10_000_000])
+    [connection] = app.connections
+    assert await settle(lambda: peer.refused > 0)
+    for _ in range(200):  # what is queued once nothing can be written is dropped, not kept
+        await asyncio.sleep(0)
+        assert connection.buffered_bytes <= len(ROW) + 16
+    await peer.disconnect()  # what the ASGI server sends next; nothing was raised to it
+    assert ended == [connection.id]
     assert peer.tasks() == set()

@@ -72,6 +72,15 @@ def test_hello_carries_the_settings() -> None:
     ]
 
 
+def test_each_connection_announces_its_own_settings() -> None:
+    # HELLO's bytes are made once per Settings and shared by the connections that announce them.
+    for window in (4, 5, 4):
+        s = server(client_window=window)
+        s.send_hello()
+        [hello] = decode_all(s.data_to_send())
+        assert hello[2]["client_window"] == window
+
+
 def test_request_opens_a_call() -> None:
     s = server()
     feed(s, [0, 1, "add", {"k": "v"}, {"timeout": 50, "window": 2}, [1, 2]])
