@@ -101,7 +101,7 @@ class ConnectionHandler:
         "_room",
         "_send",
         "_task",
-                "_unsent",
+        "_unsent",
         "_writer",
         "_writing",
         "app",
