@@ -5,8 +5,10 @@ Rules:
 1. AUTH frames are checked one at a time, in order, by a task that lives while there is one to
    check. While it checks one, only the latest AUTH to arrive waits (bounded: a client that floods
    AUTH frames has all but its last one skipped).
-2. Until an AUTH passes, the protocol core holds the connection's call frames. The first must
-   pass within `auth_timeout` seconds of the connection's start: a timer, not a task, waits for it.
+2. Until an AUTH passes, the protocol core holds the connection's call frames: before the first,
+   all of them; while a later one is checked, those of calls opened after it, so that a call is
+   served with the credentials its client sent before it. The first must pass within
+   `auth_timeout` seconds of the connection's start: a timer, not a task, waits for it.
 3. Credentials that fail (a function of the chain raises) close the connection with 4401 and the
    error's message; an exception that is not a `swill.Error` is logged and closes it with
    "internal error". Credentials that pass become `connection.credentials`. After a refusal, the
@@ -119,7 +121,8 @@ class Authenticator:
             await handler.close(4401, "internal error")
             return False
         handler.connection.credentials = credentials
-        await handler.auth_passed()
+        if self._latest is _NONE:  # else the calls that wait are for a newer AUTH, checked next
+            await handler.auth_passed()
         if self._timer is not None:  # the first AUTH passed in time
             self._timer.cancel()
             self._timer = None

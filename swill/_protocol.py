@@ -321,6 +321,7 @@ class ServerProtocol(_Base):
         self._failing: set[int] = set()
         self.check_auth = check_auth
         self.authenticated = not check_auth
+        """False while call frames wait for an AUTH's check: the first, or a later one."""
         # Call frames that came before an AUTH passed, in order (section 1b), and how many of
         # them are REQUESTs: at most `max_concurrent_calls` REQUESTs and `_held_limit` frames.
         self._held: list[_CallFrame] = []
@@ -353,8 +354,8 @@ class ServerProtocol(_Base):
             return
         receive = _RECEIVE_CALL_FRAME.get(type(frame))
         if receive is not None:
-            if self.authenticated:
-                receive(self, frame)
+            if self.authenticated or (type(frame) is not RequestFrame and frame.id in self.calls):  # type: ignore[union-attr]
+                receive(self, frame)  # while a later AUTH is checked, the open calls go on
             else:
                 self._hold(frame)  # type: ignore[arg-type]
         elif isinstance(frame, PingFrame):
@@ -375,6 +376,9 @@ class ServerProtocol(_Base):
         except DECODE_ERRORS as exc:  # e.g. an invalid timestamp: hostile bytes, like any frame's
             self._malformed(FrameError(f"malformed AUTH frame: {exc}", FrameType.AUTH, 0))
             return
+        # Calls opened after an AUTH are served with what it carries: new ones wait until it passes
+        # (`accept_auth`), as before the first; the calls already open go on.
+        self.authenticated = False
         self._events.append(AuthReceived(credentials))
 
     def _hold(self, frame: _CallFrame) -> None:
@@ -400,7 +404,7 @@ class ServerProtocol(_Base):
         self._held.append(frame)
 
     def accept_auth(self) -> None:
-        """The last AUTH passed: serve the call frames held until now, in order."""
+        """The last AUTH received passed: serve the call frames held until now, in order."""
         if self.authenticated:
             return
         self.authenticated = True

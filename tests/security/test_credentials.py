@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,7 +17,8 @@ from tests.conftest import LiveServer
 
 app = swill.Swill(__name__, auth_timeout=0.5)
 checked: list[tuple[str, Any]] = []
-TOKENS = {"t-ada": "ada", "t-ada-2": "ada", "t-bob": "bob"}
+TOKENS = {"t-ada": "ada", "t-ada-2": "ada", "t-bob": "bob", "t-slow-bob": "bob"}
+slow = threading.Event()  # what checking "t-slow-bob" waits for (set from the test's thread)
 
 
 @app.authenticate
@@ -29,6 +31,8 @@ def shape(connection: swill.Connection, credentials: Any) -> None:
 @app.authenticate
 async def token(connection: swill.Connection, credentials: Any) -> None:
     await asyncio.sleep(0)
+    if credentials["token"] == "t-slow-bob":
+        await asyncio.get_running_loop().run_in_executor(None, slow.wait, 10)
     checked.append(("token", credentials))
     user = TOKENS.get(credentials["token"])
     if user is None:
@@ -131,6 +135,20 @@ async def test_a_later_auth_replaces_credentials_without_disturbing_calls(client
     assert await client.recv_for(2) == [6, 2, ["ada", {"token": "t-ada-2"}], None, None]
 
 
+async def test_calls_after_a_later_auth_wait_for_its_check_while_open_calls_go_on(client: RawClient) -> None:
+    await client.send([12, 0, {"token": "t-ada"}], [0, 1, "ticks", None, None, 30])
+    assert await client.recv_for(1) == [1, 1, "0:t-ada"]
+    slow.clear()
+    await client.send([12, 0, {"token": "t-slow-bob"}], [0, 2, "whoami", None, None, None])
+    # The check waits on `slow`: the stream goes on meanwhile, the new call waits for the check.
+    for _ in range(3):
+        frame = await client.recv()
+        assert frame[:2] == [1, 1]
+    slow.set()
+    frames = await client.until_end(2)
+    assert frames[-1] == [6, 2, ["bob", {"token": "t-slow-bob"}], None, None]
+
+
 async def test_a_later_auth_that_fails_closes_with_4401(client: RawClient) -> None:
     await client.send([12, 0, {"token": "t-ada"}], [0, 1, "whoami", None, None, None])
     assert (await client.recv_for(1))[0] == 6
@@ -155,12 +173,8 @@ async def test_the_python_client_sends_credentials_and_reauthenticates(server: L
     async with swill.Client(server.url, auth=lambda: {"token": next(tokens)}) as client:
         assert await client.call("whoami") == ["ada", {"token": "t-ada"}]
         await client.reauthenticate()
-        # The server checks the new credentials while calls go on: they apply once checked.
-        for _ in range(100):
-            if await client.call("whoami") == ["ada", {"token": "t-ada-2"}]:
-                break
-        else:
-            raise AssertionError("the new credentials never applied")
+        # The server starts the calls that follow an AUTH once that AUTH passed.
+        assert await client.call("whoami") == ["ada", {"token": "t-ada-2"}]
 
 
 async def test_testclient_takes_auth_too() -> None:

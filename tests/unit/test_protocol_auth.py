@@ -99,3 +99,16 @@ def test_client_sends_auth() -> None:
     c = ClientProtocol()
     c.send_auth({"token": "t"})
     assert decode_all(c.data_to_send()) == [[12, 0, {"token": "t"}]]
+
+
+def test_calls_opened_after_a_later_auth_wait_for_it_while_open_calls_go_on() -> None:
+    s = checking()
+    feed(s, [12, 0, {"token": "a"}])
+    s.accept_auth()
+    feed(s, [0, 1, "total", None, None, 1])
+    s.events_received()
+    feed(s, [12, 0, {"token": "b"}], [0, 2, "add", None, None, [1, 2]], [1, 1, 2], [4, 2])
+    assert [type(e) for e in s.events_received()] == [AuthReceived, MessageReceived]
+    assert 2 not in s.calls
+    s.accept_auth()
+    assert [type(e) for e in s.events_received()] == [CallOpened, CallCancelled]
