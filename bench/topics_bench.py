@@ -133,7 +133,9 @@ class Process:
     """A child process that prints one line when it is ready; stopped with SIGTERM."""
 
     def __init__(self, command: list[str], ready: str) -> None:
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Unbuffered: a buffered reader would take several lines in one read, and `select` would
+        # then wait for more output while the ready line sits in Python's buffer.
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
         assert self.process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)
@@ -142,7 +144,7 @@ class Process:
                 if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
                     self.stop()
                     raise RuntimeError(f"{command[0]} did not start")
-                line = self.process.stdout.readline()
+                line = self.process.stdout.readline().decode(errors="replace")
                 if not line:
                     self.stop()
                     raise RuntimeError(f"{command[0]} exited before it was ready")
