@@ -285,11 +285,11 @@ class ServerCall(Responder):
                 await self.respond(await self.spec.endpoint(request))
             else:
                 await self._hooks_and_handler(request)
-        except Exception as exc:
-            return await self._map_error(request, exc)
-        except DeadlinePassed:  # found before a frame went, ahead of the timer
+        except DeadlinePassed:  # found before a frame went, ahead of the timer (before `Exception`)
             self._deadline_hit = self._stop_requested = True
             return None
+        except Exception as exc:
+            return await self._map_error(request, exc)
         except asyncio.CancelledError:
             if not self._stop_requested:
                 raise  # not ours: the server is going away

@@ -96,3 +96,35 @@ async def test_a_stream_that_never_awaits_yields_to_the_loop_every_YIELD_EVERY_m
         await watcher
     assert received == list(range(2000))
     assert max(gaps) <= YIELD_EVERY
+
+
+async def test_a_deadline_that_passes_while_the_handler_holds_the_loop_is_deadline_exceeded() -> None:
+    """The timer can't run while a handler never yields: the check before a frame goes finds it."""
+    import time
+
+    app = swill.Swill(__name__)
+
+    def past_deadline(request: swill.Request[None]) -> None:
+        assert request.deadline is not None
+        while time.monotonic() < request.deadline:  # holds the loop until the deadline has passed
+            pass
+
+    @app.handle()
+    async def busy(request: swill.Request[None]) -> int:
+        past_deadline(request)
+        return 1
+
+    @app.handle()
+    async def busy_rows(request: swill.Request[None]) -> AsyncIterator[int]:
+        past_deadline(request)
+        yield 1
+
+    async with TestClient(app) as client:
+        for rpc in ("busy", "busy_rows"):
+            with pytest.raises(swill.Error) as info:
+                if rpc == "busy":
+                    await client.call(rpc, None, timeout=0.01)
+                else:
+                    async with client.stream(rpc, None, timeout=0.01) as call:
+                        [value async for value in call]
+            assert info.value.code is swill.Code.DEADLINE_EXCEEDED, (rpc, info.value)
