@@ -47,6 +47,13 @@ class Half(Enum):
     __hash__ = object.__hash__
 
 
+# Read on every frame: module globals, not enum members through their classes (ten times the cost
+# on Python 3.11).
+_DONE: Final = Half.DONE
+_SERVER: Final = Role.SERVER
+_CLIENT: Final = Role.CLIENT
+_DATA: Final = FrameType.DATA
+
 REQUEST_HALF: Final[dict[Half, dict[FrameType, Half]]] = {
     Half.OPEN: {FrameType.DATA: Half.OPEN, FrameType.END_OF_STREAM: Half.DONE},
     Half.DONE: {},
@@ -98,7 +105,7 @@ class CallState(msgspec.Struct, gc=False):
     @property
     def done(self) -> bool:
         """True once the frame that ends the call has gone (or come) through."""
-        return self.response is Half.DONE
+        return self.response is _DONE
 
     def send(self, frame: FrameType) -> None:
         """Record that this side sends `frame` for the call.
@@ -106,12 +113,12 @@ class CallState(msgspec.Struct, gc=False):
         Raises:
             LocalProtocolError: The protocol does not allow it now, or DATA without credit.
         """
-        response = self.role is Role.SERVER  # the server sends the response half
+        response = self.role is _SERVER  # the server sends the response half
         half = self.response if response else self.request
         new = (RESPONSE_HALF if response else REQUEST_HALF)[half].get(frame)
         if new is None:
             raise LocalProtocolError(f"can't send {frame.name} on call {self.id} in state {half.name}")
-        if frame is FrameType.DATA and self.send_credit is not None:
+        if frame is _DATA and self.send_credit is not None:
             if self.send_credit <= 0:
                 raise LocalProtocolError(f"no credit to send DATA on call {self.id}")
             self.send_credit -= 1
@@ -127,12 +134,12 @@ class CallState(msgspec.Struct, gc=False):
             RemoteProtocolError: The protocol does not allow it now (`INVALID_ARGUMENT`), or DATA
                 beyond the credit this side granted (`RESOURCE_EXHAUSTED`).
         """
-        response = self.role is Role.CLIENT  # the client receives the response half
+        response = self.role is _CLIENT  # the client receives the response half
         half = self.response if response else self.request
         new = (RESPONSE_HALF if response else REQUEST_HALF)[half].get(frame)
         if new is None:
             raise RemoteProtocolError(_unexpected(frame, half, self.role))
-        if frame is FrameType.DATA and self.receive_credit is not None:
+        if frame is _DATA and self.receive_credit is not None:
             if self.receive_credit <= 0:
                 raise RemoteProtocolError("DATA beyond the granted credit", Code.RESOURCE_EXHAUSTED)
             self.receive_credit -= 1
