@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import subprocess
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +57,8 @@ class Server:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
 
     def start(self) -> None:
         env = {
@@ -66,22 +67,28 @@ class Server:
             "SWILL_REACT_UPLOAD_DELAY": "0.01",
             "SWILL_REACT_DRAIN_GRACE": "1",  # the chart's subscription would hold the drain open
         }
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [str(SWILL), "run", "examples.react.app:app", "--port", str(self.port)],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        deadline = time.monotonic() + 30
-        while True:  # until the port accepts, bounded
-            assert self.process.poll() is None, "the example app exited"
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                assert time.monotonic() < deadline, "the example app did not listen within 30 s"
-                time.sleep(0.05)
+        listening = threading.Event()
+        log: list[str] = []
+
+        def read() -> None:  # uvicorn says on stderr when it listens; read it to the end
+            assert process.stderr is not None
+            for line in process.stderr:
+                log.append(line)
+                if "Uvicorn running on" in line:
+                    listening.set()
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+        if not listening.wait(30):
+            raise AssertionError("the example app did not listen within 30 s:\n" + "".join(log))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -91,6 +98,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.reader is not None:
+            self.reader.join(10)  # it reads the log to its end
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 @pytest.fixture

@@ -203,7 +203,11 @@ async def goaway(request: swill.Request[float]) -> None:
     drain = asyncio.get_running_loop().create_task(app.drain(request.data))
     _draining.add(drain)
     drain.add_done_callback(_draining.discard)
-    await asyncio.sleep(0)  # drain() has begun with the connections open now
+    for _ in range(100):  # until drain() has taken the connections open now (its first step)
+        if app.draining:
+            break
+        await asyncio.sleep(0)
+    assert app.draining, "drain() did not start"
     app.draining = False
 
 
