@@ -14,7 +14,8 @@ Scenarios, each on a fresh connection:
 - `stream`: one server stream (`count`); Swill's call carries a window and the client grants
   credit in batches of half the window as it consumes; messages per second.
 - `big`: sequential echoes of a 1 MiB `bytes` payload; time per echo.
-- `fanout`: 200 connections, each making 20 sequential unary calls, all at once; calls per second.
+- `fanout`: 200 connections, each making 20 sequential unary calls, all at once; calls per second
+  over 5 such batches, each on fresh connections.
 - `deflate`: `calls` again from a browser-like client that negotiates permessage-deflate.
 - `idle`: 200 idle connections (with permessage-deflate, as browsers open them); the server's
   memory per connection.
@@ -84,16 +85,18 @@ class Config:
     in_flight: int = 64
     stream_messages: int = 50000
     window: int = 256
-    big_echoes: int = 20
+    big_echoes: int = 100
     big_size: int = MiB
     firehose_rows: int = 100_000_000
     fanout_connections: int = 200
     fanout_calls: int = 20
+    fanout_batches: int = 5
     idle_connections: int = 200
     loop: str = "auto"
     ws: str = "auto"
     http: str = "auto"
     pin: bool = True
+    keep_freed_memory: bool = False
 
 
 QUICK: Final = Config(
@@ -105,11 +108,16 @@ QUICK: Final = Config(
     big_size=64 * 1024,
     fanout_connections=10,
     fanout_calls=5,
+    fanout_batches=2,
     idle_connections=10,
 )
 
 
 # The servers.
+
+KEEP_FREED_MEMORY: Final = {"MALLOC_MMAP_THRESHOLD_": "16777216", "MALLOC_TRIM_THRESHOLD_": "33554432"}
+"""What docs/deployment.md ("Large messages and the C allocator") advises for large messages:
+glibc keeps up to 32 MiB of freed memory instead of handing it back to the kernel after each one."""
 
 
 class Server:
@@ -141,6 +149,8 @@ class Server:
             command += ["--profile", profile]
         self.name = label or name
         env = dict(os.environ)
+        if config.keep_freed_memory:
+            env.update(KEEP_FREED_MEMORY)
         if pythonpath is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
         self.py_spy: subprocess.Popen[bytes] | None = None  # set before anything can call stop()
@@ -199,6 +209,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def _py_spy() -> str:
@@ -395,14 +407,17 @@ def scenarios(config: Config) -> dict[str, Measure]:
 
     async def measure_fanout(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
         n, each = config.fanout_connections, config.fanout_calls
-        connections = await asyncio.gather(*(_open(url) for _ in range(n)))
-        try:
-            start = time.perf_counter()
-            await asyncio.gather(*(latency(c, Ids(), each) for c in connections))
-            elapsed = time.perf_counter() - start
-        finally:
-            await asyncio.gather(*(c.close() for c in connections))
-        return {"calls_per_s": n * each / elapsed, "count": n * each}
+        elapsed = 0.0
+        for _ in range(config.fanout_batches):  # a batch is a few tenths of a second: several
+            connections = await asyncio.gather(*(_open(url) for _ in range(n)))
+            try:
+                start = time.perf_counter()
+                await asyncio.gather(*(latency(c, Ids(), each) for c in connections))
+                elapsed += time.perf_counter() - start
+            finally:
+                await asyncio.gather(*(c.close() for c in connections))
+        count = n * each * config.fanout_batches
+        return {"calls_per_s": count / elapsed, "count": count}
 
     async def measure_deflate(ws: ClientConnection, ids: Ids, url: str) -> dict[str, float]:
         browser = await _open(url, deflate=True)
@@ -621,7 +636,9 @@ async def started(names: tuple[str, ...]) -> AsyncIterator[list[Generator]]:
 async def _warm_up(
     running: dict[str, Server], config: Config, only: tuple[str, ...], generators: list[Generator]
 ) -> None:
-    warm = dataclasses.replace(config, latency_calls=200, calls=2000, stream_messages=2000, big_echoes=2)
+    warm = dataclasses.replace(
+        config, latency_calls=200, calls=2000, stream_messages=2000, big_echoes=2, fanout_batches=1
+    )
     for name in scenarios(warm):
         if not only or name in only:
             for generator in generators:
@@ -916,9 +933,15 @@ def render_notes(runs: Runs, config: Config, note: str | None = None) -> str:
         f"(loop {config.loop}, ws {config.ws}, http {config.http}); {os.cpu_count()} CPUs{pinned}; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end.",
         f"- Swill from {Path(swill.__file__).parent}.",
+        *(
+            [f"- Both servers with {' '.join(f'{k}={v}' for k, v in KEEP_FREED_MEMORY.items())}."]
+            if config.keep_freed_memory
+            else []
+        ),
         f"- Sizes: {config.latency_calls} sequential calls, {config.calls} calls "
         f"{config.in_flight} in flight, {config.stream_messages} stream messages, "
-        f"{config.big_echoes} echoes of {config.big_size} bytes.",
+        f"{config.big_echoes} echoes of {config.big_size} bytes, {config.fanout_batches} batches of "
+        f"{config.fanout_connections} connections x {config.fanout_calls} calls.",
         "- The bare endpoint decodes each frame with msgspec and encodes the reply; it ignores "
         "flow control (CREDIT frames are decoded and dropped).",
     ]
@@ -978,6 +1001,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ws", default=defaults.ws, help="uvicorn --ws, for both servers")
     parser.add_argument("--http", default=defaults.http, help="uvicorn --http, for both servers")
     parser.add_argument("--no-pin", action="store_true", help="don't pin client and servers to separate cores")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="run both servers with glibc told to keep freed memory (docs/deployment.md, large messages)",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny run that only checks the benchmark works")
     parser.add_argument(
         "--only",
@@ -1016,7 +1044,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        config = dataclasses.replace(QUICK, loop=args.loop, ws=args.ws, http=args.http, pin=not args.no_pin)
+        config = dataclasses.replace(
+            QUICK,
+            loop=args.loop,
+            ws=args.ws,
+            http=args.http,
+            pin=not args.no_pin,
+            keep_freed_memory=args.keep_freed_memory,
+        )
     else:
         config = Config(
             rounds=args.rounds,
@@ -1032,6 +1067,7 @@ def main(argv: list[str] | None = None) -> int:
             ws=args.ws,
             http=args.http,
             pin=not args.no_pin,
+            keep_freed_memory=args.keep_freed_memory,
         )
     started = time.perf_counter()
     if args.hostile:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "server_bench.py"
 
@@ -72,6 +74,7 @@ def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint_per
         _check_table(table)
     for generator in ("node", "python"):
         assert any(line.startswith(f"- Load generator CPU share, {generator}") for line in lines)
+    assert any(line.endswith("2 batches of 10 connections x 5 calls.") for line in lines)
 
 
 def test_without_node_the_python_generator_runs_alone_and_the_notes_say_why() -> None:
@@ -136,3 +139,22 @@ def test_with_metrics_the_table_compares_the_app_with_metrics_on_and_off() -> No
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert re.fullmatch(NUMBER, cells[1]) and re.fullmatch(NUMBER, cells[2]), row
     assert re.fullmatch(rf"{NUMBER}x", cells[3]), row
+
+
+def test_keep_freed_memory_runs_both_servers_with_the_allocator_settings_the_docs_advise() -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        server_bench: Any = importlib.import_module("server_bench")
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    config = server_bench.dataclasses.replace(server_bench.QUICK, keep_freed_memory=True)
+    advised = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
+    for name in ("swill", "bare"):
+        server = server_bench.Server(name, config, cpu=None)
+        try:
+            environ = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+        finally:
+            server.stop()
+        for key, value in server_bench.KEEP_FREED_MEMORY.items():
+            assert f"{key}={value}".encode() in environ
+            assert f"{key}={value}" in advised
