@@ -233,8 +233,9 @@ class Swill(_Handlers):
         max_concurrent_calls: Open calls allowed per connection.
         client_window: The credit a client gets for each streamed request (messages).
         drain_grace: Seconds open calls get to finish on shutdown (`drain()`).
-        auth_timeout: Seconds a connection has to send credentials that pass `authenticate`
-            (docs/protocol.md, "Credentials"); only with an `authenticate` function.
+        auth_timeout: Seconds a connection has to send credentials that pass `authenticate`,
+            and that a later check of fresh credentials may take (docs/protocol.md,
+            "Credentials"); only with an `authenticate` function.
         broker: Where topics are shared: `None` for in-process, or a `redis://` URL.
         lifespan: A Starlette-style lifespan context manager factory, run with the app.
         routes: Extra Starlette routes to serve next to the endpoint.

@@ -8,7 +8,9 @@ Rules:
 2. Until an AUTH passes, the protocol core holds the connection's call frames: before the first,
    all of them; while a later one is checked, those of calls opened after it, so that a call is
    served with the credentials its client sent before it. The first must pass within
-   `auth_timeout` seconds of the connection's start: a timer, not a task, waits for it.
+   `auth_timeout` seconds of the connection's start, a later one within `auth_timeout` seconds of
+   the start of its check (a hung `authenticate` function must not hold the connection's new calls
+   forever): a timer, not a task, waits for each.
 3. Credentials that fail (a function of the chain raises) close the connection with 4401 and the
    error's message; an exception that is not a `swill.Error` is logged and closes it with
    "internal error". Credentials that pass become `connection.credentials`. After a refusal, the
@@ -40,7 +42,7 @@ class Authenticator:
     Args:
         handler: The connection's I/O layer.
         chain: The `authenticate` functions, in order.
-        timeout: Seconds allowed for the first AUTH that passes.
+        timeout: Seconds allowed for the first AUTH that passes, and for each later check.
     """
 
     __slots__ = ("_chain", "_done", "_expired", "_handler", "_latest", "_timeout", "_timer", "task")
@@ -92,6 +94,8 @@ class Authenticator:
         try:
             while not self._done and self._latest is not _NONE:
                 credentials, self._latest = self._latest, _NONE
+                if self._timer is None:  # a later AUTH: its check has the same time as the first
+                    self._timer = self._handler.loop.call_later(self._timeout, self._time_out)
                 if not await self._check(credentials):
                     return
         except asyncio.CancelledError:
@@ -121,9 +125,9 @@ class Authenticator:
             await handler.close(4401, "internal error")
             return False
         handler.connection.credentials = credentials
-        if self._latest is _NONE:  # else the calls that wait are for a newer AUTH, checked next
-            await handler.auth_passed()
-        if self._timer is not None:  # the first AUTH passed in time
+        if self._timer is not None:  # passed in time
             self._timer.cancel()
             self._timer = None
+        if self._latest is _NONE:  # else the calls that wait are for a newer AUTH, checked next
+            await handler.auth_passed()
         return True

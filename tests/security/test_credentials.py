@@ -33,6 +33,8 @@ async def token(connection: swill.Connection, credentials: Any) -> None:
     await asyncio.sleep(0)
     if credentials["token"] == "t-slow-bob":
         await asyncio.get_running_loop().run_in_executor(None, slow.wait, 10)
+    if credentials["token"] == "t-hang":
+        await asyncio.Event().wait()  # a check that never ends (a hung identity provider)
     checked.append(("token", credentials))
     user = TOKENS.get(credentials["token"])
     if user is None:
@@ -154,6 +156,19 @@ async def test_a_later_auth_that_fails_closes_with_4401(client: RawClient) -> No
     assert (await client.recv_for(1))[0] == 6
     await client.send([12, 0, {"token": "expired"}])
     assert await closed_with(client) == (4401, "unknown token")
+
+
+async def test_a_later_auth_whose_check_outlasts_auth_timeout_closes_with_4401(client: RawClient) -> None:
+    await client.send([12, 0, {"token": "t-ada"}], [0, 1, "whoami", None, None, None])
+    assert (await client.recv_for(1))[0] == 6
+    await client.send([12, 0, {"token": "t-hang"}], [0, 2, "whoami", None, None, None])
+    frames = []
+    with anyio.fail_after(5), pytest.raises(websockets.ConnectionClosed) as info:
+        while True:
+            frames.append(await client.recv())
+    assert frames == []  # the call that waited for the check was never served
+    assert info.value.rcvd is not None
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (4401, "no valid credentials within 0.5 s")
 
 
 async def test_pings_are_answered_while_waiting_for_auth(client: RawClient) -> None:
