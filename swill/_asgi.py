@@ -13,7 +13,9 @@ Rules:
 3. Bounded by construction: the bytes queued for the socket (`buffered_bytes`: queued in the
    protocol plus taken by the writer and not yet handed to the ASGI server) stay under
    `SEND_HIGH_WATER` plus one frame. A producer over the mark waits (`room`) whatever its credit,
-   before it queues. The receive loop, whose replies (PONG, refusals) are queued as it reads,
+   before it queues; producers get room in turn (one that got it and waits again goes behind
+   those that waited before it, so a stream that never awaits can't keep room from the others).
+   The receive loop, whose replies (PONG, refusals) are queued as it reads,
    waits after queuing over the mark until the writer has brought the queue under it once
    (`flush`): it stops reading a client that stops reading, as TCP would, yet a stream that
    refills the queue as fast as the socket takes it can't keep the client's next message unread.
@@ -31,6 +33,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final
@@ -101,6 +104,7 @@ class ConnectionHandler:
         "_room",
         "_send",
         "_task",
+        "_turns",
         "_unsent",
         "_writer",
         "_writing",
@@ -140,7 +144,8 @@ class ConnectionHandler:
         self._unsent = 0  # bytes the writer took from the protocol and has not sent yet
         # What waits, made by the first to wait: producers over `SEND_HIGH_WATER` (`_room`), the
         # end of the last call (`_idle`), the close frame's write (`_closing`).
-        self._room: asyncio.Event | None = None
+        self._room: list[tuple[int, asyncio.Future[None]]] | None = None  # by turn
+        self._turns = 0  # the last turn given to a waiter for room
         self._idle: asyncio.Event | None = None
         self._closing: asyncio.Event | None = None
         self._task: asyncio.Task[Any] | None = None  # the connection's own task, while it serves
@@ -435,10 +440,8 @@ class ConnectionHandler:
         if self._writer is None and not self._writing:
             self._writer = self.loop.create_task(self._write_queued())
         if self.buffered_bytes > self.high_water:
-            room = self._room
-            if room is None:
-                room = self._room = asyncio.Event()
-            await room.wait()
+            self._turns += 1
+            await self._wait_for_room(self._turns)
 
     def wake_writer(self) -> None:
         """Have the writer send what is queued (a producer checks the mark before it queues)."""
@@ -450,18 +453,30 @@ class ConnectionHandler:
 
     async def room(self) -> None:
         """Wait until the connection is under its high-water mark (or closed)."""
+        turn = 0
         while not self._closed and self.buffered_bytes > self.high_water:
             self.wake_writer()
-            room = self._room
-            if room is None:
-                room = self._room = asyncio.Event()
-            await room.wait()
+            if not turn:  # kept while it waits again: those woken with it don't pass it
+                self._turns += 1
+                turn = self._turns
+            await self._wait_for_room(turn)
+
+    async def _wait_for_room(self, turn: int) -> None:
+        waiters = self._room
+        if waiters is None:
+            waiters = self._room = []
+        waiter = self.loop.create_future()
+        bisect.insort(waiters, (turn, waiter), key=_turn)
+        await waiter
 
     def _wake_producers(self) -> None:
-        room = self._room
-        if room is not None:
+        """Wake those waiting for room, in turn: the first to run may take it all."""
+        waiters = self._room
+        if waiters is not None:
             self._room = None
-            room.set()
+            for _, waiter in waiters:
+                if not waiter.done():  # else cancelled while it waited
+                    waiter.set_result(None)
 
     async def write_now(self) -> None:
         """Write what is queued from the calling task if no one writes, else leave it to the one
@@ -584,6 +599,10 @@ def _peer(connection: Connection) -> str:
     """`host:port` of the client, as uvicorn writes it in its own log lines."""
     client = connection.client
     return "unknown" if client is None else f"{client.host}:{client.port}"
+
+
+def _turn(waiter: tuple[int, asyncio.Future[None]]) -> int:
+    return waiter[0]
 
 
 _eager_task: Final[Callable[[asyncio.AbstractEventLoop, Coroutine[Any, Any, Any]], asyncio.Task[Any]] | None] = (

@@ -178,7 +178,10 @@ class Responder:
             # A handler that never awaits (`for row in rows: yield row`) must not keep the loop:
             # the writer, the other calls and connections, and CLOSE or a deadline get their turn.
             self._unyielded = 0
-            await asyncio.sleep(0)  # a cancellation point too: CLOSE and deadlines reach it
+            if link.buffered_bytes > link.high_water:
+                await link.room()  # in turn, behind the streams that waited for room before it
+            else:
+                await asyncio.sleep(0)  # a cancellation point too: CLOSE and deadlines reach it
 
     async def end(self) -> None:
         """End a streamed response: END_OF_STREAM with the trailing metadata."""

@@ -5,6 +5,7 @@ how it gives up on a client that stopped reading."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
@@ -290,3 +291,24 @@ async def test_a_socket_that_fails_as_frames_are_written_ends_the_connection_qui
     await peer.disconnect()  # what the ASGI server sends next; nothing was raised to it
     assert ended == [connection.id]
     assert peer.tasks() == set()
+
+
+async def test_streams_over_the_mark_take_turns() -> None:
+    """Streams that wait for room get it in turn: one that never awaits can't keep it from the
+    others (a firehose beside a small feed on the same connection)."""
+    peer = Peer(app)
+    await peer.wait_for(lambda: bool(peer.frames))
+    peer.reading.clear()
+    peer.send_frame([0, 1, "rows", None, None, 1000])
+    peer.send_frame([0, 3, "rows", None, None, 1000])
+    [connection] = app.connections
+    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    peer.reading.set()
+    await peer.wait_for(lambda: [3, 1, None] in peer.frames and [3, 3, None] in peer.frames)
+    ids = [frame[1] for frame in peer.frames if frame[0] == 1]
+    runs = [len(list(rows)) for _, rows in itertools.groupby(ids)]
+    # Turns of about a high-water mark's worth each, alternating (the first stream, which
+    # filled the mark before the client read, gets two in a row).
+    assert len(runs) > 20
+    assert max(runs) <= 2 * SEND_HIGH_WATER // len(ROW)
+    await peer.disconnect()
