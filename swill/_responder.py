@@ -9,7 +9,8 @@ module each. Rules:
    before the frame that ends the call.
 2. A DATA frame waits for the client's credit, then for room on the connection (whatever the
    credit), and the stream yields to the loop once it has sent `YIELD_EVERY` messages without
-   waiting for either: a handler that never awaits can't keep the loop. After waiting for credit
+   waiting for either (in turn with the streams that wait for room, if the connection is over its
+   mark then): a handler that never awaits can't keep the loop. After waiting for credit
    it yields after the next message, so that the writer sends it while the handler produces the
    rest (the client is waiting for it). Final frames wait for room too.
 3. The frame that ends the call is only queued here; the call writes it after its stoppable part.
