@@ -741,11 +741,62 @@ def firehose(url: str, rows: int = 100_000_000) -> Iterator[socket.socket]:
         sock.close()
 
 
-async def hostile_round(server: Server, config: Config, with_firehose: bool) -> dict[str, float]:
-    """A well-behaved client's sequential unary calls, alone or beside a firehose; its latency
-    and how much the server's RSS grew meanwhile."""
+_FLOOD: Final = """
+import socket, sys
+import msgspec
+from websockets.client import ClientProtocol
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+uri = parse_uri(sys.argv[1])
+protocol = ClientProtocol(uri, subprotocols=[Subprotocol("swill.v1")])
+sock = socket.create_connection((uri.host, uri.port))
+protocol.send_request(protocol.connect())
+sock.sendall(b"".join(protocol.data_to_send()))
+while not protocol.events_received():
+    protocol.receive_data(sock.recv(65536))
+for _ in range(8192):  # CREDIT for a call that isn't open: read, then ignored
+    protocol.send_binary(msgspec.msgpack.encode([7, 999, 1]))
+frames = b"".join(protocol.data_to_send())
+print("flooding", flush=True)
+try:
+    while True:
+        sock.sendall(frames)
+except OSError:  # the server closed it (its pings went unanswered)
+    pass
+"""
+
+
+@contextmanager
+def flood(url: str) -> Iterator[None]:
+    """A client, in a process of its own, that sends small frames as fast as its socket takes
+    them and never reads: each of the server's socket reads holds tens of thousands of frames."""
+    process = subprocess.Popen([sys.executable, "-c", _FLOOD, url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline() != "flooding\n":
+            raise RuntimeError("the flooding client did not start")
+        yield
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+HOSTILE: Final = ("alone", "beside a firehose", "beside a flood of frames")
+
+
+async def hostile_round(server: Server, config: Config, beside: str) -> dict[str, float]:
+    """A well-behaved client's sequential unary calls, alone or beside a hostile one (`HOSTILE`);
+    its latency and how much the server's RSS grew meanwhile."""
     rss = server.rss_bytes()
-    with firehose(server.url, config.firehose_rows) if with_firehose else contextlib.nullcontext():
+    hostile: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if beside == "beside a firehose":
+        hostile = firehose(server.url, config.firehose_rows)
+    elif beside == "beside a flood of frames":
+        hostile = flood(server.url)
+    with hostile:
         ws = await _open(server.url)
         try:
             ids = Ids()
@@ -757,12 +808,12 @@ async def hostile_round(server: Server, config: Config, with_firehose: bool) -> 
 
 
 async def hostile_rounds(server: Server, config: Config) -> dict[str, list[dict[str, float]]]:
-    await hostile_round(server, dataclasses.replace(config, latency_calls=200), False)  # warm up
-    results: dict[str, list[dict[str, float]]] = {"alone": [], "beside a firehose": []}
+    await hostile_round(server, dataclasses.replace(config, latency_calls=200), "alone")  # warm up
+    results: dict[str, list[dict[str, float]]] = {beside: [] for beside in HOSTILE}
     for round_ in range(config.rounds):
-        for with_firehose in (False, True) if round_ % 2 == 0 else (True, False):
-            key = "beside a firehose" if with_firehose else "alone"
-            results[key].append(await hostile_round(server, config, with_firehose))
+        shift = round_ % len(HOSTILE)  # each condition first in turn
+        for beside in HOSTILE[shift:] + HOSTILE[:shift]:
+            results[beside].append(await hostile_round(server, config, beside))
     return results
 
 
@@ -780,12 +831,14 @@ def render_hostile(results: dict[str, list[dict[str, float]]], config: Config) -
     for label, rounds in results.items():
         cells = [statistics.median(r[key] for r in rounds) for key in ("p50_us", "p99_us", "rss_mib")]
         lines.append(f"| {label} | {' | '.join(map(_format, cells))} |")
-    alone, beside = (statistics.median(r["p99_us"] for r in results[k]) for k in ("alone", "beside a firehose"))
+    alone, with_firehose, with_flood = (statistics.median(r["p99_us"] for r in results[k]) for k in HOSTILE)
     lines.append("")
     lines.append(
-        f"- p99 beside a firehose / alone: {beside / alone:.2f}x; {config.rounds} rounds alternating, medians. "
+        f"- p99 beside a firehose / alone: {with_firehose / alone:.2f}x; beside a flood of frames / alone: "
+        f"{with_flood / alone:.2f}x; {config.rounds} rounds, the conditions in turn, medians. "
         f"The firehose: `firehose({config.firehose_rows:_})` (1 KiB rows, a handler that never awaits), no window, "
-        "into a socket its client never reads (SO_RCVBUF 4 KiB)."
+        "into a socket its client never reads (SO_RCVBUF 4 KiB). The flood: a client process sending "
+        "`[7, 999, 1]` (CREDIT for no open call, 6 bytes) as fast as its socket takes them."
     )
     return "\n".join(lines)
 

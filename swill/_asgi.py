@@ -4,7 +4,10 @@ Rules:
 
 1. One receive loop per connection, in the connection's own task, feeds every message to the
    sans-I/O `ServerProtocol` and dispatches its events without awaiting on a call's behalf; each
-   call is one task. The connection ends only after every call it started (`_wait_idle`).
+   call is one task. The connection ends only after every call it started (`_wait_idle`). It
+   yields to the loop after `YIELD_EVERY` messages read without waiting: a client that floods
+   frames, which the ASGI server hands over a socket read's worth at a time (tens of thousands of
+   small ones), can't keep the other connections waiting until it has all been read.
 2. One writer at a time sends what the protocol queued, in order: a call writing its final frame
    itself (`write_now`) when no one else writes, outside the call's stoppable part, so that no
    cancellation can drop frames half-written; otherwise the connection's writer task, which lives
@@ -56,6 +59,7 @@ from ._protocol import (
     MessageReceived,
     ServerProtocol,
 )
+from ._responder import YIELD_EVERY
 from ._telemetry import tracing_configured
 
 if TYPE_CHECKING:
@@ -322,9 +326,14 @@ class ConnectionHandler:
         protocol = self.protocol
         # `_take` holds each message and its events: this frame, which waits for the next
         # message for as long as the connection is idle, holds none of them.
+        unyielded = 0
         while self._take(await receive()):
             if protocol.has_data_to_send():
                 await self.flush()
+            unyielded += 1
+            if unyielded >= YIELD_EVERY:
+                unyielded = 0
+                await asyncio.sleep(0)
 
     def _take(self, message: Message) -> bool:
         """Feed one ASGI message to the protocol and dispatch its events; `False` at the end."""

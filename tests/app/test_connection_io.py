@@ -14,6 +14,7 @@ import pytest
 
 import swill
 from swill._asgi import SEND_HIGH_WATER
+from swill._responder import YIELD_EVERY
 from tests.conftest import decode, encode
 
 ROW = b"x" * 1024
@@ -311,4 +312,22 @@ async def test_streams_over_the_mark_take_turns() -> None:
     # filled the mark before the client read, gets two in a row).
     assert len(runs) > 20
     assert max(runs) <= 2 * SEND_HIGH_WATER // len(ROW)
+    await peer.disconnect()
+
+
+async def test_a_flood_of_frames_is_read_a_few_at_a_time_between_other_work() -> None:
+    """An ASGI server hands over what one socket read held: thousands of small frames at once. The
+    connection reads them a few dozen at a time, and the loop's other work runs in between."""
+    peer = Peer(app)
+    await peer.wait_for(lambda: bool(peer.frames))
+    for _ in range(2000):
+        peer.send_frame([7, 999, 1])  # CREDIT for a call that isn't open: read and ignored
+    left: list[int] = []
+    with anyio.fail_after(5):
+        while peer.inbox.qsize():
+            left.append(peer.inbox.qsize())  # what this other task sees each time it runs
+            await asyncio.sleep(0)
+    gaps = [before - after for before, after in itertools.pairwise([*left, 0])]
+    assert len(gaps) > 20
+    assert max(gaps) <= 2 * YIELD_EVERY
     await peer.disconnect()

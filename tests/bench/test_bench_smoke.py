@@ -107,7 +107,7 @@ def test_without_node_the_python_generator_runs_alone_and_the_notes_say_why() ->
     assert asked.stderr == "server_bench.py: --generator node: node is not on PATH\n"
 
 
-def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_a_firehose() -> None:
+def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_each_hostile_client() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH), "--hostile", "--quick"],
         capture_output=True,
@@ -118,7 +118,7 @@ def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_a_fireh
     assert done.returncode == 0, done.stderr
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| well-behaved client")
-    for label in ("alone", "beside a firehose"):
+    for label in ("alone", "beside a firehose", "beside a flood of frames"):
         [row] = [line for line in table if line.startswith(f"| {label} |")]
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert all(re.fullmatch(rf"-?{NUMBER}", cell) for cell in cells[1:]), row
