@@ -564,12 +564,28 @@ class ServerProtocol(_Base):
         Raises:
             LocalProtocolError: No credit, or the call's response can't take DATA now.
         """
+        size = self.try_send_data(id, value)
+        if size < 0:
+            self._call(id).send(FrameType.DATA)  # raises: not open, or no credit
+        return size
+
+    def try_send_data(self, id: int, value: Any) -> int:
+        """Send one message of a streamed response if call `id` has credit for it now: the size
+        of the frame, or -1 when it has none (or the call is no longer open) and nothing was sent.
+        What `can_send_data` and `send_data` do, with one look-up: every message of every stream
+        comes here.
+
+        Raises:
+            LocalProtocolError: The call's response can't take DATA now.
+        """
         call = self.calls.get(id)
         if call is None:
-            raise LocalProtocolError(f"call {id} is not open")
-        message = encode(DataFrame(id, value))
+            return -1
         credit = call.send_credit
-        if call.response is _STREAMING and (credit is None or credit > 0):
+        if credit is not None and credit <= 0:
+            return -1
+        message = encode(DataFrame(id, value))
+        if call.response is _STREAMING:
             # The hottest path, a stream's next message: what `CallState.send` checks.
             if credit is not None:
                 call.send_credit = credit - 1

@@ -314,6 +314,22 @@ def test_server_window_limits_data_until_credit() -> None:
         s.send_data(1, i)
 
 
+def test_try_send_data_sends_within_the_credit_and_else_sends_nothing() -> None:
+    s = server()
+    feed(s, [0, 1, "add", None, {"window": 2}, 1])
+    s.data_to_send()
+    assert s.try_send_data(1, "a") == len(msgspec.msgpack.encode([1, 1, "a"]))  # the first DATA
+    assert s.try_send_data(1, "b") > 0
+    assert s.try_send_data(1, "c") == -1  # out of credit: nothing queued, nothing changed
+    assert decode_all(s.data_to_send()) == [[1, 1, "a"], [1, 1, "b"]]
+    feed(s, [7, 1, 1])
+    assert s.try_send_data(1, "c") > 0
+    assert decode_all(s.data_to_send()) == [[1, 1, "c"]]
+    assert s.try_send_data(99, "x") == -1  # no such call
+    s.send_end(1)
+    assert s.try_send_data(1, "d") == -1  # ended
+
+
 # Call state table.
 
 
