@@ -384,10 +384,11 @@ class ServerCall(Responder):
             await self._stream(request, spec.endpoint(*args))
 
     async def _stream(self, request: _BaseRequest, items: AsyncIterator[Any]) -> None:
-        send = self.message
+        send_now, send = self.message_now, self.message
         try:
             async for item in items:
-                await send(item)
+                if not send_now(item):
+                    await send(item)
         finally:
             aclose = getattr(items, "aclose", None)
             if aclose is not None:

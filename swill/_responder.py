@@ -146,6 +146,30 @@ class Responder:
             self.response.trailing_metadata.seal("trailing")
         return metadata
 
+    def message_now(self, message: Any) -> bool:
+        """Send one message of a streamed response if nothing needs awaiting first (no hook, room
+        on the connection, credit, not the turn to yield); `False`, with nothing sent, if
+        something does: then `message()`. A stream's every message tries this first: a plain call
+        costs a fraction of a coroutine's."""
+        if not self._leading_done or self.hooks.before_response_message or self._unyielded >= YIELD_EVERY - 1:
+            return False
+        if self._check_message is not None:
+            self._check_message(message)
+        link = self.link
+        if link.buffered_bytes > link.high_water or (
+            self.deadline is not None and time.monotonic() >= self.deadline
+        ):
+            return False
+        size = link.frames.try_send_data(self.id, message)
+        if size < 0:
+            return False
+        stats = self._stats
+        stats[1] += 1
+        stats[3] += size
+        link.wake_writer()
+        self._unyielded += 1
+        return True
+
     async def message(self, message: Any) -> None:
         """Send one message of a streamed response."""
         if not self._leading_done:  # hooks run in time order: leading metadata goes out first
