@@ -283,7 +283,9 @@ class ServerCall(Responder):
         try:
             if self._routine:  # what _hooks_and_handler does when there are no hooks to run
                 request.data = self._decode_message(self._take_data())  # type: ignore[attr-defined]
-                await self.respond(await self.spec.endpoint(request))
+                result = await self.spec.endpoint(request)
+                if not self.respond_now(result):
+                    await self.respond(result)
             else:
                 await self._hooks_and_handler(request)
         except DeadlinePassed:  # found before a frame went, ahead of the timer (before `Exception`)

@@ -229,6 +229,31 @@ class Responder:
             await self.link.room()
         self.link.frames.send_end(self.id, trailing)
 
+    def respond_now(self, result: Any) -> bool:
+        """Send the single response if nothing needs awaiting first (no `Response`, no outgoing
+        hook, room on the connection); `False`, with nothing sent, if something does: then
+        `respond()`. What most unary calls end with: a plain call, not a coroutine."""
+        hooks = self.hooks
+        if (
+            self.response is not None
+            or hooks.before_leading_metadata
+            or hooks.before_response_message
+            or hooks.before_trailing_metadata
+        ):
+            return False
+        if self._check_message is not None:
+            self._check_message(result)
+        link = self.link
+        if link.buffered_bytes > link.high_water or (
+            self.deadline is not None and time.monotonic() >= self.deadline
+        ):
+            return False
+        self._leading_done = self._trailing_done = True
+        stats = self._stats
+        stats[1] += 1
+        stats[3] += link.frames.send_response(self.id, result)
+        return True
+
     async def respond(self, result: Any) -> None:
         """Send the single response, with leading and trailing metadata in it."""
         hooks = self.hooks
