@@ -132,6 +132,18 @@ async def settle(predicate: Callable[[], bool]) -> bool:
     return predicate()
 
 
+async def over_the_mark(peer: Peer, *rows: tuple[int, int]) -> swill.Connection:
+    """With the client no longer reading, open `rows` streams (call id, row count) and wait until
+    the connection is over its high-water mark; the connection."""
+    await peer.wait_for(lambda: bool(peer.frames))  # HELLO
+    peer.reading.clear()
+    for id, count in rows:
+        peer.send_frame([0, id, "rows", None, None, count])
+    [connection] = app.connections
+    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    return connection
+
+
 async def test_hello_is_the_first_frame_whatever_came_with_the_handshake() -> None:
     peer = Peer(app, [9, 7], [0, 1, "add", None, None, [1, 2]], [0, 2, "nope"], [0, 3, "rows", None, None, 3])
     await peer.wait_for(lambda: len(peer.frames) >= 7)
@@ -202,11 +214,7 @@ async def test_a_connection_that_goes_away_leaves_no_task_behind() -> None:
 async def test_a_producer_waits_at_the_mark_until_the_client_reads_again() -> None:
     ended.clear()
     peer = Peer(app)
-    await peer.wait_for(lambda: bool(peer.frames))  # HELLO
-    peer.reading.clear()
-    peer.send_frame([0, 1, "rows", None, None, 1000])  # 1 MiB, without credit limits
-    [connection] = app.connections
-    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    connection = await over_the_mark(peer, (1, 1000))  # 1 MiB, without credit limits
     for _ in range(50):  # the producer waits: nothing more is queued
         await asyncio.sleep(0)
         assert connection.buffered_bytes <= SEND_HIGH_WATER + 2 * len(ROW)
@@ -220,11 +228,7 @@ async def test_a_producer_waits_at_the_mark_until_the_client_reads_again() -> No
 async def test_closing_a_connection_whose_client_stopped_reading_gives_up_on_it() -> None:
     ended.clear()
     peer = Peer(app)
-    await peer.wait_for(lambda: bool(peer.frames))
-    peer.reading.clear()
-    peer.send_frame([0, 1, "rows", None, None, 10_000_000])
-    [connection] = app.connections
-    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    connection = await over_the_mark(peer, (1, 10_000_000))
     with anyio.fail_after(5):
         await connection.close(1001, "bye")  # the close frame can't go: given up after CLOSE_LINGER
         await peer.task  # the connection ended without the client's disconnect, its call with it
@@ -261,11 +265,7 @@ async def test_a_drain_that_begins_while_connection_hooks_run_closes_with_1012()
 
 async def test_a_stream_that_keeps_the_connection_at_its_mark_does_not_stop_the_client_being_heard() -> None:
     peer = Peer(app)
-    await peer.wait_for(lambda: bool(peer.frames))
-    peer.reading.clear()
-    peer.send_frame([0, 1, "rows", None, None, 10_000_000])
-    [connection] = app.connections
-    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    await over_the_mark(peer, (1, 10_000_000))
     # The receive loop waits for the writer: from the PING on, whose PONG it queued over the mark,
     # or (Python 3.12+, where the call's task starts inside the loop's step) from the REQUEST on.
     peer.send_frame([9, 5])
@@ -298,12 +298,7 @@ async def test_streams_over_the_mark_take_turns() -> None:
     """Streams that wait for room get it in turn: one that never awaits can't keep it from the
     others (a firehose beside a small feed on the same connection)."""
     peer = Peer(app)
-    await peer.wait_for(lambda: bool(peer.frames))
-    peer.reading.clear()
-    peer.send_frame([0, 1, "rows", None, None, 1000])
-    peer.send_frame([0, 3, "rows", None, None, 1000])
-    [connection] = app.connections
-    assert await settle(lambda: connection.buffered_bytes > SEND_HIGH_WATER)
+    await over_the_mark(peer, (1, 1000), (3, 1000))
     peer.reading.set()
     await peer.wait_for(lambda: [3, 1, None] in peer.frames and [3, 3, None] in peer.frames)
     ids = [frame[1] for frame in peer.frames if frame[0] == 1]
