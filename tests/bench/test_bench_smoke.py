@@ -31,6 +31,13 @@ ROWS = (
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
+def bench(*args: str, timeout: float = 90, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `bench/server_bench.py` with `args`; its output."""
+    return subprocess.run(
+        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
+
+
 def _tables(lines: list[str]) -> dict[str, list[str]]:
     """Each load generator's table rows (the header left out), by the generator's
     heading (`**Node load generator**`, `**Python load generator**`)."""
@@ -57,13 +64,7 @@ def _check_table(table: list[str]) -> None:
 
 
 def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint_per_load_generator() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--generator", "both"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = bench("--quick", "--generator", "both")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("**Node load generator** (Node v"), lines[0]
@@ -79,14 +80,7 @@ def test_the_benchmark_prints_a_table_comparing_swill_with_the_bare_endpoint_per
 
 def test_without_node_the_python_generator_runs_alone_and_the_notes_say_why() -> None:
     no_node = {**os.environ, "PATH": str(Path(sys.executable).parent)}
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--only", "calls"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-        env=no_node,
-    )
+    done = bench("--quick", "--only", "calls", env=no_node)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     tables = _tables(lines)
@@ -95,26 +89,13 @@ def test_without_node_the_python_generator_runs_alone_and_the_notes_say_why() ->
     assert re.fullmatch(rf"\| [^|]+ \| {NUMBER} \| {NUMBER} \| {NUMBER}x \|.*", row), row
     assert "- Python load generator only: node is not on PATH (Node is the faster client)." in lines
 
-    asked = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--generator", "node"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env=no_node,
-    )
+    asked = bench("--quick", "--generator", "node", timeout=30, env=no_node)
     assert asked.returncode == 1
     assert asked.stderr == "server_bench.py: --generator node: node is not on PATH\n"
 
 
 def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_each_hostile_client() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--hostile", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = bench("--hostile", "--quick")
     assert done.returncode == 0, done.stderr
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| well-behaved client")
@@ -125,13 +106,7 @@ def test_the_hostile_scenario_prints_latency_and_memory_alone_and_beside_each_ho
 
 
 def test_with_metrics_the_table_compares_the_app_with_metrics_on_and_off() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--metrics", "--only", "calls", "--generator", "node"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = bench("--quick", "--metrics", "--only", "calls", "--generator", "node")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "| metric | swill | swill+metrics | swill+metrics / swill |" in lines
