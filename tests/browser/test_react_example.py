@@ -14,13 +14,13 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from swill._codegen import generate_typescript, load_document
+from tests.processes import Output
 
 from .test_playground import run_scenario
 
@@ -58,7 +58,7 @@ class Server:
     def __init__(self, port: int) -> None:
         self.port = port
         self.process: subprocess.Popen[str] | None = None
-        self.reader: threading.Thread | None = None
+        self.output: Output | None = None
 
     def start(self) -> None:
         env = {
@@ -75,20 +75,10 @@ class Server:
             stderr=subprocess.PIPE,
             text=True,
         )
-        listening = threading.Event()
-        log: list[str] = []
-
-        def read() -> None:  # uvicorn says on stderr when it listens; read it to the end
-            assert process.stderr is not None
-            for line in process.stderr:
-                log.append(line)
-                if "Uvicorn running on" in line:
-                    listening.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        if not listening.wait(30):
-            raise AssertionError("the example app did not listen within 30 s:\n" + "".join(log))
+        assert process.stderr is not None
+        self.output = Output(process.stderr, "Uvicorn running on")  # uvicorn says so on stderr
+        if not self.output.wait(30):
+            raise AssertionError(f"the example app did not listen within 30 s:\n{self.output}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -98,8 +88,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.reader is not None:
-            self.reader.join(10)  # it reads the log to its end
+        if self.output is not None:
+            self.output.join(10)  # it reads the log to its end
         if self.process is not None and self.process.stderr is not None:
             self.process.stderr.close()
 

@@ -7,11 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.processes import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -31,7 +32,7 @@ class RedisServer:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[str] | None = None
-        self.reader: threading.Thread | None = None
+        self.output: Output | None = None
 
     def start(self) -> None:
         for _ in range(3):
@@ -43,29 +44,19 @@ class RedisServer:
 
     def _start(self) -> bool:
         """Start redis; False when the port we chose was taken meanwhile."""
-        ready = threading.Event()
         self.process = process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        log: list[str] = []
-
-        def read() -> None:
-            assert process.stdout is not None
-            for line in process.stdout:
-                log.append(line)
-                if "Ready to accept connections" in line:
-                    ready.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        if not ready.wait(30):
+        assert process.stdout is not None
+        self.output = output = Output(process.stdout, "Ready to accept connections")
+        if not output.wait(30):
             self.stop()
-            if self.chosen and any("Address already in use" in line for line in log):
+            if self.chosen and any("Address already in use" in line for line in output.lines):
                 return False
-            raise RuntimeError("redis-server did not start:\n" + "".join(log))
+            raise RuntimeError(f"redis-server did not start:\n{output}")
         return True
 
     def stop(self) -> None:
@@ -73,8 +64,8 @@ class RedisServer:
         if process is not None:
             process.terminate()
             process.wait(10)
-            if self.reader is not None:
-                self.reader.join(10)  # it reads the log up to its end
+            if self.output is not None:
+                self.output.join(10)  # it reads the log up to its end
             assert process.stdout is not None
             process.stdout.close()
 
